@@ -1,0 +1,86 @@
+import type { Document } from "mongodb";
+
+/** What a backup holds: the kinds kept by the retention schedule. */
+export type BackupKind = "daily" | "weekly" | "monthly";
+export const BACKUP_KINDS: readonly BackupKind[] = ["daily", "weekly", "monthly"];
+
+/** A `<coll>.metadata.json` as mongodump writes it, decoded from canonical Extended JSON (types kept). */
+export interface CollectionMetadata {
+  collectionName?: string;
+  /** "collection" (default), "view" or "timeseries". */
+  type?: string;
+  options: Document;
+  indexes: Document[];
+  /** Hex of the collection UUID, when the server reported one. */
+  uuid?: string;
+}
+
+/** Per collection entry of a manifest. */
+export interface ManifestCollection {
+  db: string;
+  collection: string;
+  /** Path of the documents file inside the archive, e.g. `opendev_backup_.../opendev/users.bson`. */
+  file: string;
+  metadataFile: string;
+  documents: number;
+  /** Bytes of the .bson file (uncompressed). */
+  bytes: number;
+  sha256: string;
+  metadataSha256: string;
+  /** `DocumentsDigest` of the raw documents (order-independent). */
+  documentsDigest: string;
+}
+
+/** The manifest: last entry of the archive and (plus `archive`) the sidecar object that commits it. */
+export interface BackupManifest {
+  formatVersion: 1;
+  app: string;
+  kind: BackupKind;
+  /** Archive base name without `.tar.gz`, also the single top-level directory inside the tar. */
+  name: string;
+  startedAt: string;
+  finishedAt: string;
+  server: { version: string };
+  tool: { name: "atlas-ops"; version: string };
+  databases: string[];
+  collections: ManifestCollection[];
+  totals: { collections: number; documents: number; bytes: number };
+  /** Only in the sidecar: the archive as stored. */
+  archive?: { sha256: string; bytes: number };
+}
+
+/** Stock formats are readable too; the reader says which one it found. */
+export type ArchiveFormat = "atlas-ops" | "mongodump-directory" | "mongodump-archive";
+
+export type ArchiveEvent =
+  | { type: "collection-metadata"; db: string; collection: string; metadata: CollectionMetadata }
+  | { type: "documents"; db: string; collection: string; documents: Buffer[] }
+  | { type: "collection-end"; db: string; collection: string; documentCount: number }
+  | { type: "manifest"; manifest: BackupManifest };
+
+export interface ReadArchiveOptions {
+  /** The sidecar manifest, when known: per-file SHA-256 and counts are then checked as the files stream. */
+  manifest?: BackupManifest;
+  /** Upper bound of raw bytes per `documents` event (default 4 MiB). */
+  batchBytes?: number;
+  /** Directory for spooling .bson entries met before their metadata (default os.tmpdir()). */
+  tempDir?: string;
+  /** Called once the format is detected. */
+  onFormat?: (format: ArchiveFormat) => void;
+}
+
+/** Any problem with an archive; `file` or `namespace` says where, `reason` says what. */
+export class ArchiveError extends Error {
+  override name = "ArchiveError";
+  readonly file?: string;
+  readonly namespace?: string;
+  readonly reason: string;
+
+  constructor(reason: string, where: { file?: string; namespace?: string } = {}) {
+    const place = where.file ?? where.namespace;
+    super(place ? `${place}: ${reason}` : reason);
+    this.reason = reason;
+    this.file = where.file;
+    this.namespace = where.namespace;
+  }
+}

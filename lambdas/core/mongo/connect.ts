@@ -1,0 +1,54 @@
+import { MongoClient, type MongoClientOptions } from "mongodb";
+import { redactSecrets } from "./uri";
+
+export interface ConnectOptions {
+  /** Shown in the server's logs and currentOp, e.g. "atlas-ops/backup". */
+  appName?: string;
+  /** How long to wait for a server before failing (ms). */
+  serverSelectionTimeoutMS?: number;
+  maxPoolSize?: number;
+}
+
+/**
+ * The one way the project opens a MongoDB connection: bounded timeouts so an unreachable server fails fast
+ * with a clear error, and an error message that never carries the URI's password.
+ */
+export async function connectMongo(uri: string, options: ConnectOptions = {}): Promise<MongoClient> {
+  const clientOptions: MongoClientOptions = {
+    appName: options.appName ?? "atlas-ops",
+    serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 15_000,
+    connectTimeoutMS: 10_000,
+    maxPoolSize: options.maxPoolSize ?? 8,
+  };
+  const client = new MongoClient(uri, clientOptions);
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw new MongoConnectError(uri, error);
+  }
+}
+
+/** Connection failure with the cause classified (authentication vs. reachability) and the URI redacted. */
+export class MongoConnectError extends Error {
+  override name = "MongoConnectError";
+  readonly isAuthenticationFailure: boolean;
+
+  constructor(uri: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    const isAuth = isAuthenticationError(cause);
+    super(
+      `${isAuth ? "authentication failed" : "cannot connect"} to ${redactSecrets(uri)}: ${redactSecrets(detail)}`,
+    );
+    this.isAuthenticationFailure = isAuth;
+  }
+}
+
+/** True for the server's AuthenticationFailed (code 18) and the driver's auth errors. */
+export function isAuthenticationError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (code === 18) return true;
+  return /authentication failed|auth(entication)? error|AuthenticationFailed/i.test(error.message);
+}
