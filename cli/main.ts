@@ -1,11 +1,22 @@
 import { Command, CommanderError } from "commander";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from "./exit-codes";
 import { redactSecrets } from "../lambdas/core/mongo/uri";
+import { registerBackupCommand } from "./commands/backup";
+import { registerVerifyCommand } from "./commands/verify";
+import { registerListCommand } from "./commands/list";
+import { registerRestoreCommand } from "./commands/restore";
+import { registerRestoreTestCommand } from "./commands/restore-test";
 
 /** Each command module adds itself to the program; the list is the CLI's table of contents. */
 export type CommandRegistrar = (program: Command) => void;
 
-const registrars: CommandRegistrar[] = [];
+const registrars: CommandRegistrar[] = [
+  registerBackupCommand,
+  registerVerifyCommand,
+  registerListCommand,
+  registerRestoreCommand,
+  registerRestoreTestCommand,
+];
 
 export function buildProgram(): Command {
   const program = new Command("atlas-ops")

@@ -84,3 +84,5 @@ export class ArchiveError extends Error {
     this.namespace = where.namespace;
   }
 }
+
+export { readArchive } from "./read-archive";

@@ -1,3 +1,5 @@
+// Pins the stock mongodump/mongorestore used as the compatibility oracle: mongo-tools 100.11.0.
+// Its tags (100.x.y) are not semver, so the requirement is the pseudo-version of the release commit.
 module atlas-ops/test/services/mongo-tools
 
 go 1.26

@@ -1,0 +1,257 @@
+import type { AtlasOpsConfig, BackupKind } from "./config";
+import { longestIntervalHours } from "./config-rules";
+import { type JobName, jobDimensions, type JobSchedule, type ScheduledJobName } from "./jobs";
+
+export const METRICS_NAMESPACE = "AtlasOps";
+export type AlarmTopic = "technical" | "security";
+
+interface MetricRef {
+  namespace: string;
+  metricName: string;
+  dimensions: Record<string, string>;
+}
+
+/** One CloudWatch alarm, as data: the component turns each into an aws.cloudwatch.MetricAlarm. */
+export interface AlarmSpec {
+  id: string;
+  description: string;
+  topic: AlarmTopic;
+  /** A single metric, or metric math (`expression` over `metrics` named m0, m1, ...). */
+  metric?: MetricRef & { statistic?: string; extendedStatistic?: string };
+  expression?: { expression: string; metrics: (MetricRef & { stat: string })[] };
+  period: number;
+  evaluationPeriods: number;
+  datapointsToAlarm: number;
+  comparisonOperator: "GreaterThanThreshold" | "LessThanThreshold" | "GreaterThanOrEqualToThreshold";
+  threshold: number;
+  treatMissingData: "breaching" | "notBreaching" | "missing";
+}
+
+/** CloudWatch evaluates at most 7 days (hourly periods) or 1 day (shorter periods) of data. */
+const MAX_EVALUATION_SECONDS = 7 * 24 * 3600;
+
+/**
+ * The window in which a run must have succeeded: the longest gap between scheduled runs plus slack, split into
+ * periods CloudWatch accepts. Undefined when the window exceeds what an alarm can look back on (weekly and
+ * monthly jobs): those are watched by their failure alarms, the DLQ and the daily report instead.
+ */
+export function missedRunWindow(
+  intervalHours: number,
+  slackMinutes: number,
+): { period: number; evaluationPeriods: number } | undefined {
+  const windowSeconds = Math.ceil((intervalHours * 60 + slackMinutes) * 60);
+  if (windowSeconds > MAX_EVALUATION_SECONDS) return undefined;
+  const period = windowSeconds <= 3600 * 2 ? 300 : 3600;
+  return { period, evaluationPeriods: Math.ceil(windowSeconds / period) };
+}
+
+function lambdaMetric(functionName: string, metricName: string): MetricRef {
+  return { namespace: "AWS/Lambda", metricName, dimensions: { FunctionName: functionName } };
+}
+
+export interface MonitoredJob {
+  job: JobName;
+  functionName: string;
+  deadLetterQueueName?: string;
+  schedules: JobSchedule[];
+}
+
+export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmSpec[] {
+  const app = config.appName;
+  const jobMetric = (job: JobName, metricName: string, extra: Record<string, string> = {}): MetricRef => ({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensions: { ...jobDimensions(app, job), ...extra },
+  });
+  const specs: AlarmSpec[] = [];
+  const isRotation = (job: JobName) => job.startsWith("rotate-");
+
+  for (const { job, functionName, deadLetterQueueName, schedules } of jobs) {
+    specs.push({
+      id: `${job}-errors`,
+      description: `${job} Lambda failed (uncaught error or timeout); see its log group`,
+      topic: isRotation(job) ? "security" : "technical",
+      metric: { ...lambdaMetric(functionName, "Errors"), statistic: "Sum" },
+      period: 300,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+      treatMissingData: "notBreaching",
+    });
+    if (deadLetterQueueName) {
+      specs.push({
+        id: `${job}-dead-letters`,
+        description: `${job}: scheduled runs that could not be delivered or kept failing are waiting in ${deadLetterQueueName}`,
+        topic: "technical",
+        metric: {
+          namespace: "AWS/SQS",
+          metricName: "ApproximateNumberOfMessagesVisible",
+          dimensions: { QueueName: deadLetterQueueName },
+          statistic: "Maximum",
+        },
+        period: 300,
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        comparisonOperator: "GreaterThanThreshold",
+        threshold: 0,
+        treatMissingData: "notBreaching",
+      });
+    }
+    if (schedules.length === 0) continue;
+    const interval = Math.min(...schedules.map((s) => longestIntervalHours(s.expression)));
+    const window = missedRunWindow(
+      interval,
+      job === "health-check" ? 10 : config.alarms.missedRunSlackMinutes,
+    );
+    if (!window) continue;
+    const successMetric = schedules[0]?.successMetric;
+    specs.push({
+      id: `${job}-missed-run`,
+      description: `${job} has not succeeded within ${interval} h + slack (no run, or every run failed)`,
+      topic: "technical",
+      metric: successMetric
+        ? { ...jobMetric(job, successMetric), statistic: "Maximum" }
+        : { ...lambdaMetric(functionName, "Invocations"), statistic: "Sum" },
+      period: window.period,
+      evaluationPeriods: window.evaluationPeriods,
+      datapointsToAlarm: window.evaluationPeriods,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "breaching",
+    });
+  }
+
+  const hc = config.healthCheck;
+  specs.push(
+    {
+      id: "health-down",
+      description: `${hc.url} failed the health check in ${hc.downPeriods} of ${hc.downOutOfPeriods} 5-minute periods`,
+      topic: "technical",
+      metric: { ...jobMetric("health-check", "HealthCheckUp"), statistic: "Minimum" },
+      period: 300,
+      evaluationPeriods: hc.downOutOfPeriods,
+      datapointsToAlarm: hc.downPeriods,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "breaching",
+    },
+    {
+      id: "health-latency-p95",
+      description: `p95 latency of ${hc.url} above ${hc.latencyP95Ms} ms for 15 minutes`,
+      topic: "technical",
+      metric: { ...jobMetric("health-check", "HealthCheckLatencyMs"), extendedStatistic: "p95" },
+      period: 300,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: hc.latencyP95Ms,
+      treatMissingData: "notBreaching",
+    },
+    {
+      id: "tls-certificate-expiring",
+      description: `TLS certificate of ${hc.url} expires in less than ${config.alarms.tlsCertDaysLeft} days`,
+      topic: "security",
+      metric: { ...jobMetric("health-check", "TlsCertDaysLeft"), statistic: "Minimum" },
+      period: 3600,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      comparisonOperator: "LessThanThreshold",
+      threshold: config.alarms.tlsCertDaysLeft,
+      treatMissingData: "notBreaching",
+    },
+    {
+      id: "backup-failed",
+      description: "A backup run reported failure",
+      topic: "technical",
+      metric: { ...jobMetric("backup", "BackupSucceeded"), statistic: "Minimum" },
+      period: 300,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "notBreaching",
+    },
+    {
+      id: "backup-verification-failed",
+      description: "Backup verification found a missing, unreadable or inconsistent backup",
+      topic: "technical",
+      metric: { ...jobMetric("verify-backup", "BackupVerified"), statistic: "Minimum" },
+      period: 300,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "notBreaching",
+    },
+    {
+      id: "restore-test-failed",
+      description: "The restore test could not restore the newest backup",
+      topic: "technical",
+      metric: { ...jobMetric("restore-test", "RestoreTestSucceeded"), statistic: "Minimum" },
+      period: 300,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "notBreaching",
+    },
+  );
+
+  const backupSchedules: Record<BackupKind, string> = {
+    daily: config.schedules.backupDaily,
+    weekly: config.schedules.backupWeekly,
+    monthly: config.schedules.backupMonthly,
+  };
+  for (const [kind, expression] of Object.entries(backupSchedules) as [BackupKind, string][]) {
+    const maxAge = longestIntervalHours(expression) + Math.ceil(config.alarms.missedRunSlackMinutes / 60);
+    specs.push({
+      id: `newest-${kind}-backup-too-old`,
+      description: `The newest ${kind} backup is older than ${maxAge} h (RPO at risk)`,
+      topic: "technical",
+      metric: { ...jobMetric("verify-backup", "NewestBackupAgeHours", { Kind: kind }), statistic: "Maximum" },
+      period: 3600,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: maxAge,
+      treatMissingData: "notBreaching",
+    });
+  }
+
+  for (const job of ["rotate-app-secret", "rotate-mongodb-password"] as const) {
+    specs.push({
+      id: `${job}-failed`,
+      description: `${job}: a secret rotation failed; the secret keeps its previous value`,
+      topic: "security",
+      metric: { ...jobMetric(job, "RotationSucceeded"), statistic: "Minimum" },
+      period: 300,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "notBreaching",
+    });
+  }
+
+  const diskBytes = config.atlas.diskSizeGb * 1024 ** 3;
+  const storage = config.backupDatabases.flatMap((database) =>
+    ["StorageSizeBytes", "IndexSizeBytes"].map((name) => ({
+      ...jobMetric("db-stats" satisfies ScheduledJobName, name, { Database: database }),
+      stat: "Maximum",
+    })),
+  );
+  specs.push({
+    id: "database-storage-high",
+    description: `Databases use more than ${Math.round(config.alarms.storageShare * 100)}% of the ${config.atlas.diskSizeGb} GB cluster disk`,
+    topic: "technical",
+    expression: { expression: storage.map((_, i) => `m${i}`).join(" + "), metrics: storage },
+    period: 86400,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    comparisonOperator: "GreaterThanThreshold",
+    threshold: Math.round(diskBytes * config.alarms.storageShare),
+    treatMissingData: "notBreaching",
+  });
+  return specs;
+}

@@ -1,0 +1,357 @@
+import * as aws from "@pulumi/aws";
+import * as mongodbatlas from "@pulumi/mongodbatlas";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { AtlasOpsConfig } from "./config";
+
+export type DatabaseUserName = "app" | "backup" | "restoreTest";
+
+export interface DatabaseRole {
+  roleName: string;
+  databaseName: string;
+}
+
+/**
+ * Least privilege per user. The backup user gets `read` on each backed-up database rather than Atlas'
+ * cluster-wide `backup` role: mongodump of an application database needs find, listCollections and
+ * listIndexes (all in `read`, as are dbStats/collStats for db-stats), while `backup` would also expose every
+ * other database and the config/admin internals. The restore-test user may only touch the scratch
+ * database: readWrite to restore, dbAdmin to drop it afterwards and to restore collection options.
+ */
+export function databaseUserRoles(config: AtlasOpsConfig): Record<DatabaseUserName, DatabaseRole[]> {
+  return {
+    app: [{ roleName: "readWrite", databaseName: config.appDatabase }],
+    backup: config.backupDatabases.map((databaseName) => ({ roleName: "read", databaseName })),
+    restoreTest: [
+      { roleName: "readWrite", databaseName: config.restoreTestDatabase },
+      { roleName: "dbAdmin", databaseName: config.restoreTestDatabase },
+    ],
+  };
+}
+
+/** Strips the scheme so the secret's `host` field is what `mongodb+srv://` expects. */
+export function srvHost(connectionString: string): string {
+  return connectionString.replace(/^mongodb(\+srv)?:\/\//, "").replace(/\/.*$/, "");
+}
+
+export interface AtlasDatabaseArgs {
+  config: AtlasOpsConfig;
+  /** The jobs' egress IP (NAT gateway) for the access lists; undefined only in public-unsafe mode. */
+  jobsPublicIp?: pulumi.Input<string>;
+  /** For PrivateLink: the VPC, subnets and security group of the jobs. */
+  privateLink?: {
+    vpcId: pulumi.Input<string>;
+    subnetIds: pulumi.Input<string>[];
+    securityGroupId: pulumi.Input<string>;
+  };
+}
+
+export interface AtlasUser {
+  username: string;
+  password: pulumi.Output<string>;
+  database: string;
+}
+
+/**
+ * The Atlas project and cluster with its users, network path, native snapshots and Atlas alerts. Passwords
+ * come from @pulumi/random and only leave as secret outputs for RotatingSecret; Atlas keeps whatever the
+ * rotation Lambda sets later (ignoreChanges on the password).
+ */
+export class AtlasDatabase extends pulumi.ComponentResource {
+  public readonly projectId: pulumi.Output<string>;
+  public readonly clusterName: pulumi.Output<string>;
+  /** SRV host name for `mongodb+srv://` (the private endpoint's when PrivateLink is on). */
+  public readonly host: pulumi.Output<string>;
+  public readonly users: Record<DatabaseUserName, AtlasUser>;
+  public readonly adminClientId: pulumi.Output<string>;
+  public readonly adminClientSecret: pulumi.Output<string>;
+
+  constructor(name: string, args: AtlasDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("atlas-ops:atlas:AtlasDatabase", name, {}, opts);
+    const { config } = args;
+    const atlas = config.atlas;
+    const parent = { parent: this };
+
+    const project = new mongodbatlas.Project(
+      `${name}-project`,
+      {
+        orgId: atlas.orgId,
+        name: atlas.projectName,
+        withDefaultAlertsSettings: true,
+      },
+      parent,
+    );
+
+    const computeScaling = atlas.maxInstanceSize !== undefined;
+    const cluster = new mongodbatlas.AdvancedCluster(
+      `${name}-cluster`,
+      {
+        projectId: project.id,
+        name: atlas.clusterName,
+        clusterType: "REPLICASET",
+        mongoDbMajorVersion: atlas.mongoDbMajorVersion,
+        backupEnabled: true,
+        terminationProtectionEnabled: atlas.terminationProtection,
+        replicationSpecs: [
+          {
+            regionConfigs: [
+              {
+                providerName: "AWS",
+                regionName: atlas.regionName,
+                priority: 7,
+                electableSpecs: {
+                  instanceSize: atlas.instanceSize,
+                  nodeCount: 3,
+                  diskSizeGb: atlas.diskSizeGb,
+                },
+                autoScaling: {
+                  diskGbEnabled: true,
+                  computeEnabled: computeScaling,
+                  computeScaleDownEnabled: computeScaling,
+                  computeMinInstanceSize: computeScaling ? atlas.instanceSize : undefined,
+                  computeMaxInstanceSize: atlas.maxInstanceSize,
+                },
+              },
+            ],
+          },
+        ],
+      },
+      {
+        parent: this,
+        // Auto-scaling changes disk (and tier) in Atlas; the next `pulumi up` must not shrink them back.
+        ignoreChanges: [
+          "replicationSpecs[0].regionConfigs[0].electableSpecs.diskSizeGb",
+          ...(computeScaling ? ["replicationSpecs[0].regionConfigs[0].electableSpecs.instanceSize"] : []),
+        ],
+      },
+    );
+
+    this.host = this.networkPath(name, args, project, cluster);
+
+    new mongodbatlas.CloudBackupSchedule(
+      `${name}-snapshots`,
+      {
+        projectId: project.id,
+        clusterName: cluster.name,
+        referenceHourOfDay: 1,
+        referenceMinuteOfHour: 0,
+        restoreWindowDays: Math.min(atlas.snapshotRetentionDays, 7),
+        policyItemDaily: {
+          frequencyInterval: 1,
+          retentionUnit: "days",
+          retentionValue: atlas.snapshotRetentionDays,
+        },
+        policyItemWeeklies: [{ frequencyInterval: 7, retentionUnit: "weeks", retentionValue: 4 }],
+        policyItemMonthlies: [{ frequencyInterval: 1, retentionUnit: "months", retentionValue: 12 }],
+      },
+      parent,
+    );
+
+    const roles = databaseUserRoles(config);
+    const user = (key: DatabaseUserName, username: string, database: string): AtlasUser => {
+      const password = new random.RandomPassword(
+        `${name}-${key}-password`,
+        { length: 40, special: false },
+        parent,
+      );
+      new mongodbatlas.DatabaseUser(
+        `${name}-${key}`,
+        {
+          projectId: project.id,
+          authDatabaseName: "admin",
+          username,
+          password: password.result,
+          roles: roles[key],
+          scopes: [{ name: cluster.name, type: "CLUSTER" }],
+          description: `atlas-ops ${key} user`,
+        },
+        { parent: this, ignoreChanges: ["password"] },
+      );
+      return { username, password: pulumi.secret(password.result), database };
+    };
+    this.users = {
+      app: user("app", `${config.appName}-app`, config.appDatabase),
+      backup: user("backup", `${config.appName}-backup`, config.appDatabase),
+      restoreTest: user("restoreTest", `${config.appName}-restore-test`, config.restoreTestDatabase),
+    };
+
+    // The rotation Lambda's own Atlas credentials: may manage database users of this project, nothing else.
+    const admin = new mongodbatlas.ProjectServiceAccount(
+      `${name}-rotation-admin`,
+      {
+        projectId: project.id,
+        name: `${config.appName}-rotation`,
+        description: "atlas-ops: rotates database user passwords",
+        roles: ["GROUP_DATABASE_ACCESS_ADMIN"],
+        secretExpiresAfterHours: atlas.adminSecretExpiresAfterDays * 24,
+      },
+      parent,
+    );
+    const adminSecret = new mongodbatlas.ProjectServiceAccountSecret(
+      `${name}-rotation-admin-secret`,
+      {
+        projectId: project.id,
+        clientId: admin.clientId,
+        secretExpiresAfterHours: atlas.adminSecretExpiresAfterDays * 24,
+      },
+      parent,
+    );
+    if (args.jobsPublicIp) {
+      new mongodbatlas.ProjectServiceAccountAccessListEntry(
+        `${name}-rotation-admin-ip`,
+        {
+          projectId: project.id,
+          clientId: admin.clientId,
+          ipAddress: args.jobsPublicIp,
+        },
+        parent,
+      );
+    }
+    this.adminClientId = admin.clientId;
+    this.adminClientSecret = pulumi.secret(adminSecret.secret);
+
+    this.alerts(name, config, project.id);
+
+    this.projectId = project.id;
+    this.clusterName = cluster.name;
+    this.registerOutputs({ projectId: this.projectId, clusterName: this.clusterName, host: this.host });
+  }
+
+  /** Who may connect: the NAT IP (default), a PrivateLink endpoint, or, only when forced, everyone. */
+  private networkPath(
+    name: string,
+    args: AtlasDatabaseArgs,
+    project: mongodbatlas.Project,
+    cluster: mongodbatlas.AdvancedCluster,
+  ): pulumi.Output<string> {
+    const { config } = args;
+    const parent = { parent: this };
+    if (config.network.mode === "public-unsafe") {
+      new mongodbatlas.ProjectIpAccessList(
+        `${name}-anywhere`,
+        {
+          projectId: project.id,
+          cidrBlock: "0.0.0.0/0",
+          comment: "UNSAFE: unsafeAllowAtlasAccessFromAnywhere is set",
+        },
+        parent,
+      );
+    } else if (args.jobsPublicIp && config.network.mode === "nat") {
+      new mongodbatlas.ProjectIpAccessList(
+        `${name}-jobs`,
+        {
+          projectId: project.id,
+          ipAddress: args.jobsPublicIp,
+          comment: "atlas-ops jobs (NAT gateway)",
+        },
+        parent,
+      );
+    }
+    config.network.appAccessCidrs.forEach(
+      (cidrBlock, i) =>
+        new mongodbatlas.ProjectIpAccessList(
+          `${name}-app-${i}`,
+          {
+            projectId: project.id,
+            cidrBlock,
+            comment: "application servers",
+          },
+          parent,
+        ),
+    );
+    if (config.network.mode !== "privatelink" || !args.privateLink) {
+      return cluster.connectionStrings.apply((c) => srvHost(c.standardSrv));
+    }
+    const link = args.privateLink;
+    const service = new mongodbatlas.PrivateLinkEndpoint(
+      `${name}-privatelink`,
+      {
+        projectId: project.id,
+        providerName: "AWS",
+        region: config.awsRegion,
+      },
+      parent,
+    );
+    const endpointSecurityGroup = new aws.ec2.SecurityGroup(
+      `${name}-privatelink`,
+      {
+        vpcId: link.vpcId,
+        description: "Atlas PrivateLink: MongoDB from the jobs only",
+        ingress: [{ protocol: "tcp", fromPort: 1024, toPort: 65535, securityGroups: [link.securityGroupId] }],
+      },
+      parent,
+    );
+    const endpoint = new aws.ec2.VpcEndpoint(
+      `${name}-privatelink`,
+      {
+        vpcId: link.vpcId,
+        serviceName: service.endpointServiceName,
+        vpcEndpointType: "Interface",
+        subnetIds: link.subnetIds,
+        securityGroupIds: [endpointSecurityGroup.id],
+      },
+      parent,
+    );
+    const attached = new mongodbatlas.PrivateLinkEndpointService(
+      `${name}-privatelink`,
+      {
+        projectId: project.id,
+        privateLinkId: service.privateLinkId,
+        endpointServiceId: endpoint.id,
+        providerName: "AWS",
+      },
+      parent,
+    );
+    return pulumi
+      .all([cluster.connectionStrings, attached.id])
+      .apply(([c]) => srvHost(c.privateEndpoints[0]?.srvConnectionString ?? c.standardSrv));
+  }
+
+  /** Atlas' own alerts, mailed to the same technical contacts as the CloudWatch alarms. */
+  private alerts(name: string, config: AtlasOpsConfig, projectId: pulumi.Output<string>): void {
+    const notifications = config.contacts.technical.map((emailAddress) => ({
+      typeName: "EMAIL",
+      emailAddress,
+      delayMin: 0,
+      intervalMin: 60,
+    }));
+    const alert = (
+      id: string,
+      args: Omit<mongodbatlas.AlertConfigurationArgs, "projectId" | "notifications">,
+    ) =>
+      new mongodbatlas.AlertConfiguration(
+        `${name}-alert-${id}`,
+        { projectId, notifications, enabled: true, ...args },
+        {
+          parent: this,
+        },
+      );
+    alert("no-primary", { eventType: "NO_PRIMARY" });
+    alert("host-down", { eventType: "HOST_DOWN" });
+    alert("snapshot-behind", { eventType: "CPS_SNAPSHOT_BEHIND" });
+    alert("oplog-window", {
+      eventType: "REPLICATION_OPLOG_WINDOW_RUNNING_OUT",
+      thresholdConfig: { operator: "LESS_THAN", threshold: 1, units: "HOURS" },
+    });
+    alert("disk-used", {
+      eventType: "OUTSIDE_METRIC_THRESHOLD",
+      metricThresholdConfig: {
+        metricName: "DISK_PARTITION_SPACE_USED_DATA",
+        operator: "GREATER_THAN",
+        threshold: Math.round(config.alarms.storageShare * 100),
+        units: "RAW",
+        mode: "AVERAGE",
+      },
+    });
+    alert("connections", {
+      eventType: "OUTSIDE_METRIC_THRESHOLD",
+      metricThresholdConfig: {
+        metricName: "CONNECTIONS_PERCENT",
+        operator: "GREATER_THAN",
+        threshold: 80,
+        units: "RAW",
+        mode: "AVERAGE",
+      },
+    });
+  }
+}

@@ -1,0 +1,87 @@
+import type { AtlasOpsConfig, BackupKind, ScheduleKey } from "./config";
+
+/** The scheduled jobs (Lambda folder names from the shared contract). Rotation Lambdas are not scheduled. */
+export type ScheduledJobName =
+  "backup" | "verify-backup" | "restore-test" | "health-check" | "db-stats" | "daily-report";
+export type RotationJobName = "rotate-app-secret" | "rotate-mongodb-password";
+export type JobName = ScheduledJobName | RotationJobName;
+
+export interface JobSizing {
+  memoryMb: number;
+  timeoutSeconds: number;
+  ephemeralStorageMb: number;
+}
+
+/**
+ * Sizes per job: backup and restore stream archives through /tmp-free pipes but mongodump/mongorestore and
+ * their buffers want memory; the probes are small. Scheduler invokes asynchronously, so the 15-minute Lambda
+ * limit is the ceiling for a dump.
+ */
+export const JOB_SIZING: Record<JobName, JobSizing> = {
+  backup: { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 4096 },
+  "verify-backup": { memoryMb: 1024, timeoutSeconds: 900, ephemeralStorageMb: 2048 },
+  "restore-test": { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 4096 },
+  "health-check": { memoryMb: 256, timeoutSeconds: 60, ephemeralStorageMb: 512 },
+  "db-stats": { memoryMb: 512, timeoutSeconds: 300, ephemeralStorageMb: 512 },
+  "daily-report": { memoryMb: 256, timeoutSeconds: 120, ephemeralStorageMb: 512 },
+  "rotate-app-secret": { memoryMb: 256, timeoutSeconds: 120, ephemeralStorageMb: 512 },
+  "rotate-mongodb-password": { memoryMb: 512, timeoutSeconds: 300, ephemeralStorageMb: 512 },
+};
+
+/** One EventBridge Scheduler schedule of a job: its expression, payload and the metric that proves a run. */
+export interface JobSchedule {
+  /** Unique per stack: "backup-daily", "health-check", ... */
+  id: string;
+  job: ScheduledJobName;
+  scheduleKey: ScheduleKey;
+  expression: string;
+  /** Scheduler target input; "<aws.scheduler.scheduled-time>" is replaced by Scheduler at run time. */
+  input: Record<string, string>;
+  /** Job metric emitted with value 1 on success; undefined: the job has none, so Lambda invocations count. */
+  successMetric?: string;
+}
+
+const SCHEDULED_TIME = "<aws.scheduler.scheduled-time>";
+
+export function jobSchedules(config: AtlasOpsConfig): JobSchedule[] {
+  const backup = (kind: BackupKind, key: ScheduleKey): JobSchedule => ({
+    id: `backup-${kind}`,
+    job: "backup",
+    scheduleKey: key,
+    expression: config.schedules[key],
+    input: { kind, scheduledTime: SCHEDULED_TIME },
+    successMetric: "BackupSucceeded",
+  });
+  const plain = (job: ScheduledJobName, key: ScheduleKey, successMetric?: string): JobSchedule => ({
+    id: job,
+    job,
+    scheduleKey: key,
+    expression: config.schedules[key],
+    input: { scheduledTime: SCHEDULED_TIME },
+    successMetric,
+  });
+  return [
+    backup("daily", "backupDaily"),
+    backup("weekly", "backupWeekly"),
+    backup("monthly", "backupMonthly"),
+    plain("verify-backup", "verifyBackup", "BackupVerified"),
+    plain("restore-test", "restoreTest", "RestoreTestSucceeded"),
+    plain("health-check", "healthCheck", "HealthCheckUp"),
+    plain("db-stats", "dbStats"),
+    plain("daily-report", "dailyReport"),
+  ];
+}
+
+/** The metric dimensions every job emits (see lambdas/adapters/observability.ts). */
+export function jobDimensions(appName: string, job: JobName): Record<string, string> {
+  return { service: "atlas-ops", App: appName, Job: job };
+}
+
+/** Function and queue names are fixed by app and job, so alarms and IAM can name them before they exist. */
+export function jobFunctionName(appName: string, job: JobName): string {
+  return `${appName}-${job}`;
+}
+
+export function deadLetterQueueName(appName: string, job: JobName): string {
+  return `${appName}-${job}-dlq`;
+}

@@ -1,0 +1,117 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { type AlarmSpec, type AlarmTopic, alarmSpecs, type MonitoredJob } from "./alarms";
+import type { AtlasOpsConfig } from "./config";
+import { dashboardBody } from "./dashboard";
+import type { JobName } from "./jobs";
+
+export interface MonitoringArgs {
+  config: AtlasOpsConfig;
+  /** Names are fixed by app and job (jobs.ts), so alarms are plain data; pass the jobs as dependsOn. */
+  jobs: MonitoredJob[];
+}
+
+/**
+ * Two SNS topics (technical: jobs, health, backups; security: rotations, certificates) mailed to the
+ * configured contacts, every alarm from `alarmSpecs`, and one dashboard.
+ */
+export class Monitoring extends pulumi.ComponentResource {
+  public readonly technicalTopicArn: pulumi.Output<string>;
+  public readonly securityTopicArn: pulumi.Output<string>;
+  public readonly dashboardName: pulumi.Output<string>;
+  /** Alarm names all start with this, so IAM can scope cloudwatch:DescribeAlarms to them. */
+  public readonly alarmNamePrefix: string;
+
+  constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("atlas-ops:monitoring:Monitoring", name, {}, opts);
+    const { config } = args;
+    const parent = { parent: this };
+    this.alarmNamePrefix = `${config.appName}-`;
+
+    const topics = {} as Record<AlarmTopic, aws.sns.Topic>;
+    for (const topic of ["technical", "security"] as const) {
+      topics[topic] = new aws.sns.Topic(
+        `${name}-${topic}`,
+        { name: `${config.appName}-${topic}-alerts` },
+        parent,
+      );
+      config.contacts[topic].forEach(
+        (endpoint, i) =>
+          new aws.sns.TopicSubscription(
+            `${name}-${topic}-${i}`,
+            {
+              topic: topics[topic].arn,
+              protocol: "email",
+              endpoint,
+            },
+            parent,
+          ),
+      );
+    }
+
+    for (const spec of alarmSpecs(config, args.jobs)) this.alarm(name, spec, topics[spec.topic]);
+
+    const functionNames = Object.fromEntries(args.jobs.map((j) => [j.job, j.functionName])) as Record<
+      JobName,
+      string
+    >;
+    const dashboard = new aws.cloudwatch.Dashboard(
+      `${name}-dashboard`,
+      {
+        dashboardName: `${config.appName}-atlas-ops`,
+        dashboardBody: dashboardBody(config, functionNames),
+      },
+      parent,
+    );
+
+    this.technicalTopicArn = topics.technical.arn;
+    this.securityTopicArn = topics.security.arn;
+    this.dashboardName = dashboard.dashboardName;
+    this.registerOutputs({
+      technicalTopicArn: this.technicalTopicArn,
+      securityTopicArn: this.securityTopicArn,
+      dashboardName: this.dashboardName,
+    });
+  }
+
+  private alarm(name: string, spec: AlarmSpec, topic: aws.sns.Topic): void {
+    const { metric, expression } = spec;
+    new aws.cloudwatch.MetricAlarm(
+      `${name}-${spec.id}`,
+      {
+        name: `${this.alarmNamePrefix}${spec.id}`,
+        alarmDescription: spec.description,
+        namespace: metric?.namespace,
+        metricName: metric?.metricName,
+        dimensions: metric?.dimensions,
+        statistic: metric?.statistic,
+        extendedStatistic: metric?.extendedStatistic,
+        period: metric ? spec.period : undefined,
+        metricQueries: expression
+          ? [
+              { id: "total", expression: expression.expression, label: spec.id, returnData: true },
+              ...expression.metrics.map((m, i) => ({
+                id: `m${i}`,
+                returnData: false,
+                metric: {
+                  namespace: m.namespace,
+                  metricName: m.metricName,
+                  dimensions: m.dimensions,
+                  stat: m.stat,
+                  period: spec.period,
+                },
+              })),
+            ]
+          : undefined,
+        evaluationPeriods: spec.evaluationPeriods,
+        datapointsToAlarm: spec.datapointsToAlarm,
+        comparisonOperator: spec.comparisonOperator,
+        threshold: spec.threshold,
+        treatMissingData: spec.treatMissingData,
+        alarmActions: [topic.arn],
+        okActions: [topic.arn],
+      },
+      { parent: this },
+    );
+  }
+}

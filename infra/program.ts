@@ -1,0 +1,325 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { buildMongoUri } from "../lambdas/core/mongo/credentials";
+import { AtlasDatabase, type AtlasUser } from "./atlas-database";
+import { BackupStorage } from "./backup-storage";
+import type { AtlasOpsConfig } from "./config";
+import {
+  backupReaderStatements,
+  backupWriterStatements,
+  dailyReportStatements,
+  ecsServiceArn,
+  type PolicyStatement,
+  readSecretsStatement,
+  restartEcsStatement,
+  rotateSecretsStatements,
+} from "./iam";
+import { JobFunction, type JobNetwork } from "./job-function";
+import {
+  deadLetterQueueName,
+  jobFunctionName,
+  type JobName,
+  jobSchedules,
+  type ScheduledJobName,
+} from "./jobs";
+import { Monitoring } from "./monitoring";
+import { Network } from "./network";
+import { RotatingSecret } from "./rotating-secret";
+import { ScheduledJob } from "./scheduled-job";
+
+/**
+ * The whole stack for one validated configuration. `index.ts` calls it with the stack's config; tests call it
+ * under Pulumi mocks. Returns the stack outputs (no secret values among them).
+ */
+export function atlasOpsStack(config: AtlasOpsConfig) {
+  const app = config.appName;
+  const accountId = aws.getCallerIdentityOutput({}).accountId;
+
+  const network =
+    config.network.mode === "public-unsafe"
+      ? undefined
+      : new Network("network", { cidrBlock: config.network.vpcCidr });
+  const jobNetwork: JobNetwork | undefined = network && {
+    subnetIds: network.privateSubnetIds,
+    securityGroupId: network.lambdaSecurityGroupId,
+  };
+  const database = new AtlasDatabase("database", {
+    config,
+    jobsPublicIp: network?.natPublicIp,
+    privateLink:
+      network && config.network.mode === "privatelink"
+        ? {
+            vpcId: network.vpcId,
+            subnetIds: network.privateSubnetIds,
+            securityGroupId: network.lambdaSecurityGroupId,
+          }
+        : undefined,
+  });
+  const storage = new BackupStorage("backups", { config });
+
+  // Secrets: initial values go from the generators straight into secret versions.
+  const credentialsSecret = (key: string, user: AtlasUser, description: string) =>
+    new RotatingSecret(`mongodb-${key}`, {
+      secretName: `${app}/mongodb/${key}`,
+      description,
+      rotatedBy: "lambda",
+      initialValue: pulumi.all([database.host, user.password]).apply(([host, password]) => {
+        const parts = {
+          username: user.username,
+          password,
+          host,
+          scheme: "mongodb+srv" as const,
+          database: user.database,
+          options: "authSource=admin&retryWrites=true&w=majority",
+        };
+        return JSON.stringify({ ...parts, MONGODB_URI: buildMongoUri(parts) });
+      }),
+    });
+  const databaseSecrets = {
+    app: credentialsSecret(
+      "app",
+      database.users.app,
+      "Application database user (readWrite on the app database)",
+    ),
+    backup: credentialsSecret(
+      "backup",
+      database.users.backup,
+      "Read-only user for backups and database statistics",
+    ),
+    restoreTest: credentialsSecret(
+      "restore-test",
+      database.users.restoreTest,
+      "Restore-test user (scratch database only)",
+    ),
+  };
+  const appSecrets = config.rotation.appSecretNames.map((secretName) => {
+    const bytes = new random.RandomBytes(`app-secret-${secretName}`, { length: 32 });
+    return new RotatingSecret(`app-${secretName}`, {
+      secretName: `${app}/app/${secretName}`,
+      description: `${secretName} of the application (base64 of 32 random bytes)`,
+      rotatedBy: "lambda",
+      initialValue: bytes.base64.apply((value) => JSON.stringify({ [secretName]: value })),
+    });
+  });
+  const atlasAdminSecret = new RotatingSecret("atlas-admin", {
+    secretName: `${app}/atlas/rotation-admin`,
+    description: "Atlas service account that rotates database passwords (replace its secret to rotate)",
+    rotatedBy: "pulumi",
+    initialValue: pulumi
+      .all([database.adminClientId, database.adminClientSecret])
+      .apply(([clientId, clientSecret]) => JSON.stringify({ clientId, clientSecret })),
+  });
+  const webhookKey =
+    config.rotation.restartMode === "webhook"
+      ? new RotatingSecret("restart-webhook", {
+          secretName: `${app}/app/restart-webhook-key`,
+          description: "HMAC key that signs restart requests to the application",
+          rotatedBy: "pulumi",
+          initialValue: new random.RandomBytes("restart-webhook-key", { length: 32 }).base64.apply((key) =>
+            JSON.stringify({ key }),
+          ),
+        })
+      : undefined;
+
+  const monitoring = new Monitoring("monitoring", {
+    config,
+    jobs: [
+      ...(
+        ["backup", "verify-backup", "restore-test", "health-check", "db-stats", "daily-report"] as const
+      ).map((job) => ({
+        job,
+        functionName: jobFunctionName(app, job),
+        deadLetterQueueName: deadLetterQueueName(app, job),
+        schedules: jobSchedules(config).filter((s) => s.job === job),
+      })),
+      ...(["rotate-app-secret", "rotate-mongodb-password"] as const).map((job) => ({
+        job,
+        functionName: jobFunctionName(app, job),
+        schedules: [],
+      })),
+    ],
+  });
+
+  // Scheduled jobs.
+  const bucketAccess = pulumi.all([storage.bucketArn, storage.kmsKeyArn]).apply(([bucketArn, kmsKeyArn]) => ({
+    bucketArn,
+    kmsKeyArn,
+    prefix: config.backupPrefix,
+    region: config.awsRegion,
+  }));
+  const statements = (...parts: pulumi.Input<PolicyStatement[]>[]) =>
+    pulumi.all(parts).apply((lists) => lists.flat());
+  const readSecrets = (...secrets: RotatingSecret[]) =>
+    pulumi.all(secrets.map((s) => s.secretArn)).apply((arns) => [readSecretsStatement(arns)]);
+  const backupEnvironment = {
+    BACKUP_BUCKET: storage.bucketName,
+    BACKUP_PREFIX: config.backupPrefix,
+  };
+  const scheduled = (
+    job: ScheduledJobName,
+    environment: Record<string, pulumi.Input<string>>,
+    grants: pulumi.Input<PolicyStatement[]>,
+    inVpc: boolean,
+  ) =>
+    new ScheduledJob(job, {
+      job,
+      config,
+      environment,
+      statements: grants,
+      network: inVpc ? jobNetwork : undefined,
+      schedules: jobSchedules(config).filter((s) => s.job === job),
+      accountId,
+    });
+  const jobs: Record<ScheduledJobName, ScheduledJob> = {
+    backup: scheduled(
+      "backup",
+      {
+        ...backupEnvironment,
+        MONGODB_SECRET_ID: databaseSecrets.backup.secretArn,
+        BACKUP_KMS_KEY_ID: storage.kmsKeyArn,
+        BACKUP_DATABASES: config.backupDatabases.join(","),
+      },
+      statements(readSecrets(databaseSecrets.backup), bucketAccess.apply(backupWriterStatements)),
+      true,
+    ),
+    "verify-backup": scheduled(
+      "verify-backup",
+      backupEnvironment,
+      bucketAccess.apply(backupReaderStatements),
+      false,
+    ),
+    "restore-test": scheduled(
+      "restore-test",
+      {
+        ...backupEnvironment,
+        MONGODB_SECRET_ID: databaseSecrets.restoreTest.secretArn,
+        RESTORE_TEST_KIND: "daily",
+        PRODUCTION_MONGODB_HOSTS: database.host,
+        PRODUCTION_DATABASE: config.appDatabase,
+      },
+      statements(readSecrets(databaseSecrets.restoreTest), bucketAccess.apply(backupReaderStatements)),
+      true,
+    ),
+    "health-check": scheduled(
+      "health-check",
+      {
+        HEALTH_CHECK_URL: config.healthCheck.url,
+        HEALTH_CHECK_TIMEOUT_MS: String(config.healthCheck.timeoutMs),
+        ...(config.healthCheck.expect ? { HEALTH_CHECK_EXPECT: config.healthCheck.expect } : {}),
+      },
+      [],
+      false,
+    ),
+    "db-stats": scheduled(
+      "db-stats",
+      {
+        MONGODB_SECRET_ID: databaseSecrets.backup.secretArn,
+        STATS_DATABASES: config.backupDatabases.join(","),
+        ...(config.newDocumentsCollections
+          ? { NEW_DOCUMENTS_COLLECTIONS: config.newDocumentsCollections }
+          : {}),
+      },
+      readSecrets(databaseSecrets.backup),
+      true,
+    ),
+    "daily-report": scheduled(
+      "daily-report",
+      {
+        REPORT_TOPIC_ARN: monitoring.technicalTopicArn,
+        REPORT_TIME_ZONE: config.timeZone,
+      },
+      pulumi
+        .all([monitoring.technicalTopicArn, accountId])
+        .apply(([topicArn, account]) =>
+          dailyReportStatements(
+            topicArn,
+            `arn:aws:cloudwatch:${config.awsRegion}:${account}:alarm:${monitoring.alarmNamePrefix}`,
+          ),
+        ),
+      false,
+    ),
+  };
+
+  // Rotation: one Lambda per secret family, allowed to touch exactly the secrets it rotates.
+  const rotation = config.rotation;
+  const restartEnvironment: Record<string, pulumi.Input<string>> = {
+    RESTART_MODE: rotation.restartMode,
+    ...(rotation.restartEcsCluster ? { RESTART_ECS_CLUSTER: rotation.restartEcsCluster } : {}),
+    ...(rotation.restartEcsServices.length > 0
+      ? { RESTART_ECS_SERVICES: rotation.restartEcsServices.join(",") }
+      : {}),
+    ...(rotation.restartWebhookUrl ? { RESTART_WEBHOOK_URL: rotation.restartWebhookUrl } : {}),
+    ...(webhookKey ? { RESTART_WEBHOOK_SECRET_ID: webhookKey.secretArn } : {}),
+  };
+  const restartGrants = pulumi
+    .all([accountId, webhookKey?.secretArn])
+    .apply(([account, webhookArn]) => [
+      ...(rotation.restartMode === "ecs" && rotation.restartEcsCluster
+        ? [
+            restartEcsStatement(
+              rotation.restartEcsServices.map((s) =>
+                ecsServiceArn(config.awsRegion, account, rotation.restartEcsCluster as string, s),
+              ),
+            ),
+          ]
+        : []),
+      ...(webhookArn ? [readSecretsStatement([webhookArn])] : []),
+    ]);
+  const rotateGrants = (secrets: RotatingSecret[]) =>
+    pulumi.all(secrets.map((s) => s.secretArn)).apply(rotateSecretsStatements);
+
+  const dbSecretList = Object.values(databaseSecrets);
+  const rotateMongo = new JobFunction("rotate-mongodb-password", {
+    job: "rotate-mongodb-password",
+    config,
+    environment: {
+      ROTATION_STRATEGY: rotation.strategy,
+      ATLAS_ADMIN_SECRET_ID: atlasAdminSecret.secretArn,
+      ATLAS_PROJECT_ID: database.projectId,
+      ATLAS_API_BASE_URL: config.atlas.apiBaseUrl,
+      ...restartEnvironment,
+    },
+    statements: statements(rotateGrants(dbSecretList), readSecrets(atlasAdminSecret), restartGrants),
+    network: jobNetwork,
+  });
+  const rotateApp = new JobFunction("rotate-app-secret", {
+    job: "rotate-app-secret",
+    config,
+    environment: restartEnvironment,
+    statements: statements(rotateGrants(appSecrets), restartGrants),
+  });
+  for (const secret of dbSecretList) secret.rotateWith(rotateMongo, rotation.databasePasswordDays);
+  for (const secret of appSecrets) secret.rotateWith(rotateApp, rotation.appSecretDays);
+
+  const functions: Record<JobName, pulumi.Output<string>> = {
+    ...(Object.fromEntries(Object.entries(jobs).map(([job, j]) => [job, j.functionName])) as Record<
+      ScheduledJobName,
+      pulumi.Output<string>
+    >),
+    "rotate-app-secret": rotateApp.functionName,
+    "rotate-mongodb-password": rotateMongo.functionName,
+  };
+
+  return {
+    backupBucket: storage.bucketName,
+    backupKmsKeyArn: storage.kmsKeyArn,
+    jobsPublicIp: network?.natPublicIp,
+    atlasProjectId: database.projectId,
+    atlasClusterName: database.clusterName,
+    atlasHost: database.host,
+    secretArns: {
+      mongodbApp: databaseSecrets.app.secretArn,
+      mongodbBackup: databaseSecrets.backup.secretArn,
+      mongodbRestoreTest: databaseSecrets.restoreTest.secretArn,
+      atlasAdmin: atlasAdminSecret.secretArn,
+      ...Object.fromEntries(
+        config.rotation.appSecretNames.map((name, i) => [name, appSecrets[i]?.secretArn]),
+      ),
+    },
+    technicalAlertsTopicArn: monitoring.technicalTopicArn,
+    securityAlertsTopicArn: monitoring.securityTopicArn,
+    dashboardUrl: pulumi.interpolate`https://${config.awsRegion}.console.aws.amazon.com/cloudwatch/home?region=${config.awsRegion}#dashboards/dashboard/${monitoring.dashboardName}`,
+    functionNames: functions,
+  };
+}

@@ -1,0 +1,45 @@
+import { fileURLToPath } from "node:url";
+import { basename, dirname, isAbsolute, resolve } from "node:path";
+import { FileTarget } from "../core/targets/file-target";
+import type { BackupTarget } from "../core/targets/target";
+import { S3Target } from "./s3-target";
+
+/** Resolves `file://DIR`, a plain directory path or `s3://BUCKET/PREFIX` to a backup target. */
+export function resolveTarget(url: string, options: { kmsKeyId?: string } = {}): BackupTarget {
+  if (url.startsWith("s3://")) {
+    const rest = url.slice("s3://".length);
+    const slash = rest.indexOf("/");
+    const bucket = slash < 0 ? rest : rest.slice(0, slash);
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new Error(`"${url}" does not name a valid S3 bucket (s3://BUCKET/PREFIX)`);
+    }
+    return new S3Target({
+      bucket,
+      prefix: slash < 0 ? "" : rest.slice(slash + 1),
+      kmsKeyId: options.kmsKeyId,
+    });
+  }
+  if (url.startsWith("file://")) return new FileTarget(fileURLToPath(url));
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    throw new Error(`unsupported target "${url}": use file://DIR, a directory path or s3://BUCKET/PREFIX`);
+  }
+  return new FileTarget(isAbsolute(url) ? url : resolve(url));
+}
+
+/**
+ * Splits an archive URL (`s3://b/prefix/daily/x.tar.gz`, `file:///d/daily/x.tar.gz` or a path) into the target
+ * holding it and its key: the key is `<kind>/<file>` when the parent folder is a kind, else just the file.
+ */
+export function resolveArchive(url: string): { target: BackupTarget; key: string } {
+  const path = url.startsWith("s3://") ? url : url.startsWith("file://") ? fileURLToPath(url) : resolve(url);
+  const file = basename(path);
+  const parent = dirname(path);
+  const parentName = basename(parent);
+  const isKind = parentName === "daily" || parentName === "weekly" || parentName === "monthly";
+  const root = isKind ? dirname(parent) : parent;
+  const key = isKind ? `${parentName}/${file}` : file;
+  if (url.startsWith("s3://")) {
+    return { target: resolveTarget(`${root}/`), key };
+  }
+  return { target: new FileTarget(root), key };
+}

@@ -1,0 +1,84 @@
+/** Pull-style reading of exact byte counts from a stream of chunks, holding only what is asked for. */
+export class ByteReader {
+  private readonly chunks: Buffer[] = [];
+  private buffered = 0;
+  private done = false;
+  private readonly iterator: AsyncIterator<Buffer>;
+  /** Bytes handed out so far (the position in the stream). */
+  position = 0;
+
+  constructor(source: AsyncIterable<Buffer | Uint8Array>) {
+    const inner = source[Symbol.asyncIterator]();
+    this.iterator = {
+      next: async () => {
+        const result = await inner.next();
+        if (result.done) return result;
+        const value = result.value;
+        return { done: false, value: Buffer.isBuffer(value) ? value : Buffer.from(value) };
+      },
+      return: async () => {
+        await inner.return?.();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** Makes at least `n` bytes available; returns false when the stream ends first. */
+  async fill(n: number): Promise<boolean> {
+    while (this.buffered < n && !this.done) {
+      const result = await this.iterator.next();
+      if (result.done) this.done = true;
+      else if (result.value.length > 0) {
+        this.chunks.push(result.value);
+        this.buffered += result.value.length;
+      }
+    }
+    return this.buffered >= n;
+  }
+
+  /** The next `n` bytes without consuming them (fewer at the end of the stream). */
+  async peek(n: number): Promise<Buffer> {
+    await this.fill(n);
+    this.coalesce(Math.min(n, this.buffered));
+    return this.chunks.length === 0 ? Buffer.alloc(0) : this.chunks[0]!.subarray(0, n);
+  }
+
+  /** Exactly `n` bytes, or undefined when the stream ends before them. */
+  async read(n: number): Promise<Buffer | undefined> {
+    if (!(await this.fill(n))) return undefined;
+    this.coalesce(n);
+    const first = this.chunks[0]!;
+    const out = first.subarray(0, n);
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    this.buffered -= n;
+    this.position += n;
+    return out;
+  }
+
+  /** Up to `max` bytes (at least 1 unless the stream has ended): for streaming large entries through. */
+  async readSome(max: number): Promise<Buffer | undefined> {
+    if (!(await this.fill(1))) return undefined;
+    const first = this.chunks[0]!;
+    const n = Math.min(max, first.length);
+    return this.read(n);
+  }
+
+  async atEnd(): Promise<boolean> {
+    return !(await this.fill(1));
+  }
+
+  async close(): Promise<void> {
+    await this.iterator.return?.();
+  }
+
+  /** Makes the first chunk hold at least `n` bytes. */
+  private coalesce(n: number): void {
+    if (this.chunks.length === 0 || this.chunks[0]!.length >= n) return;
+    let count = 0;
+    let bytes = 0;
+    while (bytes < n) bytes += this.chunks[count++]!.length;
+    const merged = Buffer.concat(this.chunks.slice(0, count));
+    this.chunks.splice(0, count, merged);
+  }
+}

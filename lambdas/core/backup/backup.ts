@@ -1,0 +1,226 @@
+import { createHash } from "node:crypto";
+import { PassThrough, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { MongoClient } from "mongodb";
+import { connectMongo } from "../mongo/connect";
+import { redactSecrets } from "../mongo/uri";
+import type { BackupKind, BackupManifest, ManifestCollection } from "../archive/events";
+import { encodeManifest } from "../archive/manifest";
+import { encodeMetadata } from "../archive/metadata";
+import { archiveName, escapeCollectionName, MANIFEST_ENTRY } from "../archive/names";
+import { ParallelGzip, type ParallelGzipOptions } from "../archive/parallel-gzip";
+import type { BackupTarget } from "../targets/target";
+import { TarWriter } from "./archive-writer";
+import { dumpCollection } from "./collection-dump";
+import { chooseDatabases, listSourceCollections, serverVersion, type SourceCollection } from "./source";
+import { version as toolVersion } from "../../../package.json";
+
+export interface BackupOptions {
+  uri: string;
+  target: BackupTarget;
+  app?: string;
+  kind?: BackupKind;
+  /** Default: every database except admin, local and config. */
+  databases?: string[];
+  /** Collections larger than this are spooled to disk (default 16 MiB). */
+  memoryThreshold?: number;
+  /** Collections read at once (default 2). */
+  parallelCollections?: number;
+  tempDir?: string;
+  gzip?: ParallelGzipOptions;
+  now?: () => Date;
+  onProgress?: (progress: BackupProgress) => void;
+}
+
+export type BackupProgress =
+  | { type: "collection-started"; namespace: string }
+  | { type: "documents"; namespace: string; documents: number; bytes: number }
+  | { type: "collection-done"; namespace: string; documents: number; bytes: number };
+
+export interface BackupResult {
+  archive: string;
+  name: string;
+  kind: BackupKind;
+  sha256: string;
+  /** Compressed size as stored. */
+  bytes: number;
+  /** Uncompressed BSON bytes. */
+  dataBytes: number;
+  collections: number;
+  documents: number;
+  durationMs: number;
+  manifest: BackupManifest;
+}
+
+/** Raised for any failed backup; by then the partial archive has been removed and no sidecar written. */
+export class BackupError extends Error {
+  override name = "BackupError";
+}
+
+export async function runBackup(options: BackupOptions): Promise<BackupResult> {
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  const startedMs = Date.now();
+  const client = await connectMongo(options.uri, { appName: "atlas-ops/backup" });
+  try {
+    const databases = await chooseDatabases(client, options.databases);
+    const sources: SourceCollection[] = [];
+    for (const db of databases) sources.push(...(await listSourceCollections(client, db)));
+    const version = await serverVersion(client);
+    const manifest = await writeArchive(client, sources, {
+      ...options,
+      started,
+      databases,
+      serverVersion: version,
+      finishedAt: now,
+    });
+    return {
+      archive: manifest.url,
+      name: manifest.manifest.name,
+      kind: manifest.manifest.kind,
+      sha256: manifest.manifest.archive!.sha256,
+      bytes: manifest.manifest.archive!.bytes,
+      dataBytes: manifest.manifest.totals.bytes,
+      collections: manifest.manifest.totals.collections,
+      documents: manifest.manifest.totals.documents,
+      durationMs: Date.now() - startedMs,
+      manifest: manifest.manifest,
+    };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new BackupError(`backup to ${options.target.url} failed: ${redactSecrets(message)}`, {
+      cause: error,
+    });
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+interface WriteContext extends BackupOptions {
+  started: Date;
+  databases: string[];
+  serverVersion: string;
+  finishedAt: () => Date;
+}
+
+async function writeArchive(
+  client: MongoClient,
+  sources: SourceCollection[],
+  context: WriteContext,
+): Promise<{ url: string; manifest: BackupManifest }> {
+  const kind = context.kind ?? "daily";
+  const app = context.app ?? "opendev";
+  const name = archiveName(app, context.started);
+  const upload = await context.target.startArchive(kind, name);
+  const tarStream = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const archiveHash = createHash("sha256");
+  let archiveBytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      archiveHash.update(chunk);
+      archiveBytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  let storeFailure: unknown;
+  const stored = pipeline(tarStream, new ParallelGzip(context.gzip), tap, upload.stream);
+  // Observed here and awaited below; a failure also stops the tar writer, whose error would say less.
+  stored.catch((error: unknown) => (storeFailure ??= error));
+  const tar = new TarWriter(tarStream, context.started);
+  const entries: ManifestCollection[] = [];
+  let failure: unknown;
+
+  try {
+    await tar.directory(name);
+    let next = 0;
+    let writing = Promise.resolve();
+    const worker = async (): Promise<void> => {
+      while (failure === undefined && next < sources.length) {
+        const source = sources[next++]!;
+        const namespace = `${source.db}.${source.collection}`;
+        context.onProgress?.({ type: "collection-started", namespace });
+        const dumped = source.readFrom
+          ? await dumpCollection(client, source.db, source.readFrom, namespace, {
+              memoryThreshold: context.memoryThreshold ?? 16 * 1024 * 1024,
+              tempDir: context.tempDir,
+              onDocuments: (documents, bytes) =>
+                context.onProgress?.({ type: "documents", namespace, documents, bytes }),
+            })
+          : undefined;
+        // Entries go into the tar one collection at a time, in the order the reads finish.
+        const turn = writing.then(async () => {
+          try {
+            const base = `${name}/${source.db}/${escapeCollectionName(source.collection)}`;
+            const metadata = encodeMetadata(source.metadata);
+            await tar.directory(`${name}/${source.db}`);
+            await tar.file(`${base}.metadata.json`, metadata, metadata.length);
+            if (dumped) await tar.file(`${base}.bson`, dumped.open(), dumped.bytes);
+            entries.push({
+              db: source.db,
+              collection: source.collection,
+              file: `${base}.bson`,
+              metadataFile: `${base}.metadata.json`,
+              documents: dumped?.documents ?? 0,
+              bytes: dumped?.bytes ?? 0,
+              sha256: dumped?.sha256 ?? createHash("sha256").digest("hex"),
+              metadataSha256: createHash("sha256").update(metadata).digest("hex"),
+              documentsDigest: dumped?.documentsDigest ?? "0".repeat(64),
+            });
+          } finally {
+            await dumped?.dispose();
+          }
+        });
+        writing = turn.catch(() => undefined);
+        await turn;
+        context.onProgress?.({
+          type: "collection-done",
+          namespace,
+          documents: dumped?.documents ?? 0,
+          bytes: dumped?.bytes ?? 0,
+        });
+      }
+    };
+    const workers = Array.from({ length: Math.max(1, context.parallelCollections ?? 2) }, () =>
+      worker().catch(async (error: unknown) => {
+        if (failure === undefined) {
+          failure = error;
+          // Stops the other readers at once instead of letting them read collections nobody will store.
+          await client.close(true).catch(() => undefined);
+        }
+      }),
+    );
+    await Promise.all(workers);
+    if (failure !== undefined) throw failure;
+
+    const manifest: BackupManifest = {
+      formatVersion: 1,
+      app,
+      kind,
+      name,
+      startedAt: context.started.toISOString(),
+      finishedAt: context.finishedAt().toISOString(),
+      server: { version: context.serverVersion },
+      tool: { name: "atlas-ops", version: toolVersion },
+      databases: context.databases,
+      collections: entries,
+      totals: {
+        collections: entries.length,
+        documents: entries.reduce((sum, entry) => sum + entry.documents, 0),
+        bytes: entries.reduce((sum, entry) => sum + entry.bytes, 0),
+      },
+    };
+    const manifestJson = encodeManifest(manifest);
+    await tar.file(`${name}/${MANIFEST_ENTRY}`, manifestJson, manifestJson.length);
+    await tar.end();
+    await stored;
+    manifest.archive = { sha256: archiveHash.digest("hex"), bytes: archiveBytes };
+    const url = await upload.commit(manifest);
+    return { url, manifest };
+  } catch (error) {
+    tarStream.destroy();
+    await stored.catch(() => undefined);
+    const cause = storeFailure ?? error;
+    await upload.abort(cause);
+    throw cause;
+  }
+}

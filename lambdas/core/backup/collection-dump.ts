@@ -1,0 +1,109 @@
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { once } from "node:events";
+import type { MongoClient } from "mongodb";
+import { DocumentsDigest } from "../archive/documents-digest";
+import { MAX_DOCUMENT_BYTES } from "../archive/bson-walk";
+
+/**
+ * One collection's documents, read raw and held until the archive can take them. A tar entry needs its size
+ * first, so a collection that outgrows the in-memory threshold is spooled to a temp file instead.
+ */
+export interface DumpedCollection {
+  documents: number;
+  bytes: number;
+  sha256: string;
+  documentsDigest: string;
+  /** The `.bson` content, read once. */
+  open(): Readable | Buffer;
+  /** Removes the spool file, if any (idempotent). */
+  dispose(): Promise<void>;
+}
+
+export interface DumpOptions {
+  /** Collections up to this many bytes stay in memory (default 16 MiB). */
+  memoryThreshold: number;
+  tempDir?: string;
+  batchSize?: number;
+  onDocuments?: (documents: number, bytes: number) => void;
+}
+
+export async function dumpCollection(
+  client: MongoClient,
+  db: string,
+  readFrom: string,
+  namespace: string,
+  options: DumpOptions,
+): Promise<DumpedCollection> {
+  const hash = createHash("sha256");
+  const digest = new DocumentsDigest();
+  let chunks: Buffer[] = [];
+  let bytes = 0;
+  let spool: { dir: string; path: string; stream: WriteStream } | undefined;
+  const dispose = async (): Promise<void> => {
+    if (!spool) return;
+    spool.stream.destroy();
+    await rm(spool.dir, { recursive: true, force: true });
+  };
+
+  try {
+    const cursor = client
+      .db(db)
+      .collection(readFrom)
+      .find({}, { raw: true, batchSize: options.batchSize ?? 10_000 });
+    let reported = 0;
+    for await (const raw of cursor as AsyncIterable<Uint8Array>) {
+      const document = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      if (document.length > MAX_DOCUMENT_BYTES) {
+        throw new Error(
+          `${namespace}: document #${digest.documents + 1} is ${document.length} bytes, above the BSON limit of ${MAX_DOCUMENT_BYTES}`,
+        );
+      }
+      hash.update(document);
+      digest.add(document);
+      bytes += document.length;
+      if (spool) {
+        if (!spool.stream.write(document)) await once(spool.stream, "drain");
+      } else {
+        // The driver's raw documents are views into its batch buffer: copy so the batch can be freed.
+        chunks.push(Buffer.from(document));
+        if (bytes > options.memoryThreshold) {
+          const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), "atlas-ops-spool-"));
+          const path = join(dir, "collection.bson");
+          spool = { dir, path, stream: createWriteStream(path) };
+          for (const chunk of chunks) spool.stream.write(chunk);
+          chunks = [];
+        }
+      }
+      if (options.onDocuments && digest.documents - reported >= 10_000) {
+        options.onDocuments(digest.documents, bytes);
+        reported = digest.documents;
+      }
+    }
+    if (spool) {
+      spool.stream.end();
+      await once(spool.stream, "close");
+      if (spool.stream.errored) throw spool.stream.errored;
+    }
+    options.onDocuments?.(digest.documents, bytes);
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+
+  const spooled = spool;
+  const memory = spooled ? undefined : Buffer.concat(chunks);
+  chunks = [];
+  return {
+    documents: digest.documents,
+    bytes,
+    sha256: hash.digest("hex"),
+    documentsDigest: digest.hex(),
+    open: () => (spooled ? createReadStream(spooled.path, { highWaterMark: 1024 * 1024 }) : memory!),
+    dispose,
+  };
+}

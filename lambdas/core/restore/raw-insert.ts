@@ -1,0 +1,82 @@
+import type { Db, Document } from "mongodb";
+import * as driverCommands from "mongodb/lib/cmap/commands";
+
+/**
+ * Inserting documents as their exact bytes. The driver's public API takes JavaScript objects, and a round trip
+ * through them is lossy (undefined becomes null, a DBRef-shaped subdocument is reordered, dates outside the
+ * JavaScript range are lost). The wire protocol carries inserted documents in an OP_MSG document sequence,
+ * a list of raw BSON documents; the driver's DocumentSequence sends pre-serialised bytes unchanged, so the
+ * server receives the backup's bytes as they are.
+ */
+const { DocumentSequence } = driverCommands;
+if (typeof DocumentSequence !== "function") {
+  throw new Error(
+    "this mongodb driver version no longer provides DocumentSequence (mongodb/lib/cmap/commands): " +
+      "raw-byte restores need it; pin the driver to a version that has it",
+  );
+}
+
+/** A write the server refused; names the namespace and the first offending document's position. */
+export class InsertError extends Error {
+  override name = "InsertError";
+  constructor(
+    readonly namespace: string,
+    message: string,
+    readonly code?: number,
+  ) {
+    super(`${namespace}: ${message}`);
+  }
+}
+
+/**
+ * Sends one insert command with the raw documents and checks that every one was written. `ordered: false`
+ * lets the server write the rest of a batch after one failure, and the caller still learns of the failure.
+ */
+export async function insertRawDocuments(
+  db: Db,
+  collection: string,
+  documents: readonly Buffer[],
+): Promise<void> {
+  if (documents.length === 0) return;
+  const sequence = new DocumentSequence("documents");
+  for (const document of documents) sequence.push({}, document);
+  const namespace = `${db.databaseName}.${collection}`;
+  let reply: Document;
+  try {
+    reply = await db.command({
+      insert: collection,
+      documents: sequence,
+      ordered: false,
+      bypassDocumentValidation: true,
+    });
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new InsertError(
+      namespace,
+      `insert of ${documents.length} documents failed: ${(error as Error).message}`,
+      typeof code === "number" ? code : undefined,
+    );
+  }
+  const writeErrors = Array.isArray(reply.writeErrors) ? (reply.writeErrors as Document[]) : [];
+  if (writeErrors.length > 0) {
+    const first = writeErrors[0]!;
+    throw new InsertError(
+      namespace,
+      `${writeErrors.length} of ${documents.length} documents refused; first (batch position ${String(first.index)}): ` +
+        `${String(first.errmsg)}`,
+      typeof first.code === "number" ? first.code : undefined,
+    );
+  }
+  if (reply.writeConcernError) {
+    throw new InsertError(
+      namespace,
+      `write concern error: ${String((reply.writeConcernError as Document).errmsg)}`,
+    );
+  }
+  if (reply.n !== documents.length) {
+    throw new InsertError(
+      namespace,
+      `server acknowledged ${String(reply.n)} of ${documents.length} documents`,
+    );
+  }
+}

@@ -1,0 +1,148 @@
+import { connectMongo, isAuthenticationError, MongoConnectError } from "../mongo/connect";
+import { buildMongoUri, parseDatabaseCredentials, type DatabaseCredentials } from "../mongo/credentials";
+import type { AtlasAdminApi } from "./atlas-admin-api";
+import { RotationError, type RotationStrategy } from "./rotation-steps";
+
+/**
+ * Rotation of the application's database password. Atlas only lets its Admin API change database users, so
+ * `setPending` goes through it.
+ * - single-user: the one user gets the new password; between setSecret and finishSecret the current secret no
+ *   longer logs in (short, and the app must reconnect on an authentication error).
+ * - alternating-users: the secret alternates between `<user>` and `<user>_clone`; the user not in AWSCURRENT
+ *   gets the new password (created with the current user's roles if missing), so the current one never stops
+ *   working.
+ */
+export type RotationStrategyName = "single-user" | "alternating-users";
+export const ROTATION_STRATEGY_NAMES: readonly RotationStrategyName[] = ["single-user", "alternating-users"];
+
+export const CLONE_SUFFIX = "_clone";
+
+/**
+ * Punctuation that breaks a URI, a shell or a config file when unquoted; Secrets Manager leaves it out, so only
+ * letters, digits and the URI-unreserved "-._" remain.
+ */
+export const PASSWORD_EXCLUDED_CHARACTERS = "/@:?#[]%&'\"`\\ ,;=+$!^*(){}<>|~";
+export const PASSWORD_LENGTH = 32;
+
+export interface DatabasePasswordRotationOptions {
+  strategy: RotationStrategyName;
+  atlas: Pick<AtlasAdminApi, "getDatabaseUser" | "updateDatabaseUserPassword" | "createDatabaseUser">;
+  /** A new random password (Secrets Manager GetRandomPassword in the Lambda). */
+  newPassword(): Promise<string>;
+  /** Atlas applies user changes within seconds to a minute: how long testSecret keeps trying to log in. */
+  loginWaitMs?: number;
+  /** Pause between login attempts while waiting. */
+  loginRetryDelayMs?: number;
+}
+
+/** The user that takes the next password: the same one, or the other of the pair. */
+export function nextUsername(current: string, strategy: RotationStrategyName): string {
+  if (strategy === "single-user") return current;
+  return current.endsWith(CLONE_SUFFIX) ? current.slice(0, -CLONE_SUFFIX.length) : current + CLONE_SUFFIX;
+}
+
+/**
+ * True when the credentials log in and can read their database; false on an authentication failure; throws
+ * when the server cannot be reached (that says nothing about the password). The driver authenticates lazily,
+ * on a connection's first command, so a read is what proves the login.
+ */
+export async function credentialsLogIn(credentials: DatabaseCredentials): Promise<boolean> {
+  try {
+    await checkCredentialsRead(credentials);
+    return true;
+  } catch (error) {
+    if (
+      isAuthenticationError(error) ||
+      (error instanceof MongoConnectError && error.isAuthenticationFailure)
+    ) {
+      return false;
+    }
+    throw error;
+  }
+}
+
+/** Logs in with the credentials and runs a read on their database; errors carry no password. */
+export async function checkCredentialsRead(credentials: DatabaseCredentials): Promise<void> {
+  const client = await connectMongo(credentials.MONGODB_URI, {
+    appName: "atlas-ops/rotation",
+    serverSelectionTimeoutMS: 10_000,
+    maxPoolSize: 1,
+  });
+  try {
+    await client.db(credentials.database).listCollections({}, { nameOnly: true }).toArray();
+  } finally {
+    await client.close();
+  }
+}
+
+export function databasePasswordRotation(options: DatabasePasswordRotationOptions): RotationStrategy {
+  const loginWaitMs = options.loginWaitMs ?? 120_000;
+  const loginRetryDelayMs = options.loginRetryDelayMs ?? 5_000;
+
+  return {
+    async createPending(current, secretId) {
+      const now = parseDatabaseCredentials(current, secretId);
+      const password = await options.newPassword();
+      const parts = {
+        username: nextUsername(now.username, options.strategy),
+        password,
+        host: now.host,
+        scheme: now.scheme,
+        database: now.database,
+        options: now.options,
+      };
+      return JSON.stringify({ ...parts, MONGODB_URI: buildMongoUri(parts) });
+    },
+
+    async setPending(pending, current, secretId) {
+      const next = parseDatabaseCredentials(pending, `${secretId} (AWSPENDING)`);
+      const now = parseDatabaseCredentials(current, secretId);
+      if (next.username !== nextUsername(now.username, options.strategy)) {
+        throw new RotationError(
+          `pending user ${next.username} of secret ${secretId} does not follow current user ${now.username} under strategy ${options.strategy}`,
+        );
+      }
+      // A retried setSecret (or one whose earlier try succeeded before a crash) has nothing left to do.
+      if (await credentialsLogIn(next)) return;
+      if (options.strategy === "single-user" || (await options.atlas.getDatabaseUser(next.username))) {
+        await options.atlas.updateDatabaseUserPassword(next.username, next.password);
+        return;
+      }
+      const template = await options.atlas.getDatabaseUser(now.username);
+      if (!template) {
+        throw new RotationError(
+          `Atlas has no database user ${now.username} (current user of secret ${secretId})`,
+        );
+      }
+      await options.atlas.createDatabaseUser({
+        username: next.username,
+        password: next.password,
+        databaseName: template.databaseName,
+        roles: template.roles,
+        scopes: template.scopes,
+      });
+    },
+
+    async testPending(pending, _current, secretId) {
+      const next = parseDatabaseCredentials(pending, `${secretId} (AWSPENDING)`);
+      const deadline = Date.now() + loginWaitMs;
+      for (;;) {
+        try {
+          await checkCredentialsRead(next);
+          return;
+        } catch (error) {
+          const authFailed =
+            isAuthenticationError(error) ||
+            (error instanceof MongoConnectError && error.isAuthenticationFailure);
+          if (!authFailed || Date.now() + loginRetryDelayMs > deadline) {
+            const detail = error instanceof Error ? error.message : String(error);
+            throw new RotationError(
+              `pending credentials of secret ${secretId} (user ${next.username}) do not work: ${detail}`,
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, loginRetryDelayMs));
+        }
+      }
+    },
+  };
+}

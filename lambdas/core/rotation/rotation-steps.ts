@@ -1,0 +1,158 @@
+/**
+ * The Secrets Manager rotation contract, one function per step. Secrets Manager invokes the rotation function
+ * four times per rotation with the same ClientRequestToken (the id of the new version, already labelled
+ * AWSPENDING by the service) and retries a failed step, so every step checks the version stages first and is
+ * safe to run again.
+ */
+
+export const ROTATION_STEPS = ["createSecret", "setSecret", "testSecret", "finishSecret"] as const;
+export type RotationStep = (typeof ROTATION_STEPS)[number];
+
+export interface RotationEvent {
+  Step: RotationStep;
+  SecretId: string;
+  ClientRequestToken: string;
+  /** Sent by Secrets Manager for rotation functions in another account; not needed here. */
+  RotationToken?: string;
+}
+
+export type VersionStage = "AWSCURRENT" | "AWSPENDING" | "AWSPREVIOUS";
+
+export interface SecretDescription {
+  name: string;
+  rotationEnabled: boolean;
+  /** Version id -> staging labels, as DescribeSecret's VersionIdsToStages. */
+  stagesByVersion: Record<string, string[]>;
+}
+
+/** What the steps need from Secrets Manager. Reads always name the stage (and the version when known). */
+export interface RotatingSecretStore {
+  describe(secretId: string): Promise<SecretDescription>;
+  /** The value of the version holding `stage` (and being `versionId` when given); throws when absent. */
+  getValue(secretId: string, stage: VersionStage, versionId?: string): Promise<string>;
+  /** The pending value stored under `versionId`, or undefined while the version has no value yet. */
+  findPendingValue(secretId: string, versionId: string): Promise<string | undefined>;
+  /** Stores the value of version `versionId` with the AWSPENDING label. */
+  putPendingValue(secretId: string, versionId: string, value: string): Promise<void>;
+  /** Moves AWSCURRENT from `fromVersionId` to `toVersionId` (the old one becomes AWSPREVIOUS). */
+  moveCurrent(secretId: string, toVersionId: string, fromVersionId: string): Promise<void>;
+}
+
+/** The part that differs per kind of secret: how a new value is made, applied and checked. */
+export interface RotationStrategy {
+  /** Builds the pending value from the current one; must not touch the service that uses the secret. */
+  createPending(current: string, secretId: string): Promise<string>;
+  /** Makes the service accept the pending value (set a password...); skips when it already does. */
+  setPending(pending: string, current: string, secretId: string): Promise<void>;
+  /** Proves the pending value works before it becomes current. */
+  testPending(pending: string, current: string, secretId: string): Promise<void>;
+}
+
+/** What a step did: "done", or "already-current" when the token's version is AWSCURRENT already. */
+export type StepOutcome = "done" | "already-current";
+
+/** A rotation request that cannot proceed; the message names the secret and the version, never a value. */
+export class RotationError extends Error {
+  override name = "RotationError";
+}
+
+export function parseRotationEvent(event: unknown): RotationEvent {
+  const record = (typeof event === "object" && event !== null ? event : {}) as Record<string, unknown>;
+  const { Step, SecretId, ClientRequestToken } = record;
+  if (typeof SecretId !== "string" || SecretId === "") {
+    throw new RotationError("rotation event lacks SecretId");
+  }
+  if (typeof ClientRequestToken !== "string" || ClientRequestToken === "") {
+    throw new RotationError(`rotation event for secret ${SecretId} lacks ClientRequestToken`);
+  }
+  if (!ROTATION_STEPS.includes(Step as RotationStep)) {
+    throw new RotationError(
+      `rotation event for secret ${SecretId} has unknown Step ${JSON.stringify(Step)} (expected ${ROTATION_STEPS.join(", ")})`,
+    );
+  }
+  return { Step: Step as RotationStep, SecretId, ClientRequestToken };
+}
+
+/** Runs one step after checking that rotation is enabled and the token is the secret's pending version. */
+export async function runRotationStep(
+  event: RotationEvent,
+  store: RotatingSecretStore,
+  strategy: RotationStrategy,
+): Promise<StepOutcome> {
+  const { SecretId: secretId, ClientRequestToken: token } = event;
+  const description = await store.describe(secretId);
+  if (!description.rotationEnabled) {
+    throw new RotationError(`secret ${secretId} does not have rotation enabled`);
+  }
+  const stages = description.stagesByVersion[token];
+  if (!stages) {
+    throw new RotationError(`version ${token} is not a version of secret ${secretId}`);
+  }
+  if (stages.includes("AWSCURRENT")) return "already-current";
+  if (!stages.includes("AWSPENDING")) {
+    throw new RotationError(`version ${token} of secret ${secretId} is not labelled AWSPENDING`);
+  }
+  switch (event.Step) {
+    case "createSecret":
+      await createSecret(secretId, token, store, strategy);
+      break;
+    case "setSecret":
+      await setSecret(secretId, token, store, strategy);
+      break;
+    case "testSecret":
+      await testSecret(secretId, token, store, strategy);
+      break;
+    case "finishSecret":
+      await finishSecret(secretId, token, description, store);
+      break;
+  }
+  return "done";
+}
+
+/** Stores a new pending value, unless an earlier try already did (it is reused, never overwritten). */
+async function createSecret(
+  secretId: string,
+  token: string,
+  store: RotatingSecretStore,
+  strategy: RotationStrategy,
+): Promise<void> {
+  const current = await store.getValue(secretId, "AWSCURRENT");
+  if ((await store.findPendingValue(secretId, token)) !== undefined) return;
+  const pending = await strategy.createPending(current, secretId);
+  await store.putPendingValue(secretId, token, pending);
+}
+
+async function setSecret(
+  secretId: string,
+  token: string,
+  store: RotatingSecretStore,
+  strategy: RotationStrategy,
+): Promise<void> {
+  const pending = await store.getValue(secretId, "AWSPENDING", token);
+  const current = await store.getValue(secretId, "AWSCURRENT");
+  await strategy.setPending(pending, current, secretId);
+}
+
+async function testSecret(
+  secretId: string,
+  token: string,
+  store: RotatingSecretStore,
+  strategy: RotationStrategy,
+): Promise<void> {
+  const pending = await store.getValue(secretId, "AWSPENDING", token);
+  const current = await store.getValue(secretId, "AWSCURRENT");
+  await strategy.testPending(pending, current, secretId);
+}
+
+async function finishSecret(
+  secretId: string,
+  token: string,
+  description: SecretDescription,
+  store: RotatingSecretStore,
+): Promise<void> {
+  const currentVersion = Object.entries(description.stagesByVersion).find(([, labels]) =>
+    labels.includes("AWSCURRENT"),
+  )?.[0];
+  if (!currentVersion) throw new RotationError(`secret ${secretId} has no AWSCURRENT version`);
+  await store.moveCurrent(secretId, token, currentVersion);
+}

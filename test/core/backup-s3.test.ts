@@ -1,0 +1,144 @@
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import {
+  CreateBucketCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { MongoClient } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createS3Client } from "../../lambdas/adapters/aws-clients";
+import { S3Target } from "../../lambdas/adapters/s3-target";
+import { resolveArchive } from "../../lambdas/adapters/targets";
+import { runBackup, type BackupResult } from "../../lambdas/core/backup/backup";
+import { verifyArchive } from "../../lambdas/core/verify/verify";
+import { testEnv, uniqueName } from "../support/env";
+import { seedRandomCollection } from "../support/seed";
+
+const env = testEnv();
+const PART = 5 * 1024 * 1024;
+
+async function keysUnder(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (page.Contents ?? []).map((o) => o.Key!).sort();
+}
+
+/** A TCP proxy to moto that cuts every connection once it has carried `limit` request bytes (a part upload). */
+async function cuttingProxy(limit: number): Promise<{ server: Server; endpoint: string }> {
+  const moto = new URL(env.awsEndpointUrl);
+  const server = createServer((client: Socket) => {
+    const upstream = createConnection(Number(moto.port), moto.hostname);
+    let carried = 0;
+    client.on("data", (chunk: Buffer) => {
+      carried += chunk.length;
+      if (carried > limit) {
+        client.destroy();
+        upstream.destroy();
+      } else upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => client.write(chunk));
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  return { server, endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
+
+describe("S3 target (moto)", () => {
+  const s3 = createS3Client();
+  const bucket = uniqueName("backups");
+  const db = uniqueName("bks3").replaceAll("-", "_");
+  let client: MongoClient;
+  let first: BackupResult;
+
+  beforeAll(async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    client = await MongoClient.connect(env.mongodbUri);
+    // Incompressible data above two part sizes, so the archive is a real multipart upload.
+    await seedRandomCollection(client, db, "files", 2 * PART + 1024 * 1024);
+    await client
+      .db(db)
+      .collection("small")
+      .insertMany([{ a: 1 }, { a: 2 }]);
+    first = await runBackup({
+      uri: env.mongodbUri,
+      target: new S3Target({ bucket, prefix: "opendev/", partSize: PART, client: s3 }),
+      databases: [db],
+      now: () => new Date("2024-05-01T03:00:00Z"),
+    });
+  });
+
+  afterAll(async () => {
+    await client?.db(db).dropDatabase();
+    await client?.close();
+  });
+
+  it("streams the archive as a multipart upload tagged with its kind, then the sidecar", async () => {
+    expect(first.archive).toBe(`s3://${bucket}/opendev/daily/opendev_backup_20240501_030000.tar.gz`);
+    const key = "opendev/daily/opendev_backup_20240501_030000.tar.gz";
+    expect(await keysUnder(s3, bucket, "opendev/")).toEqual([key, `${key}.manifest.json`]);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    expect(head.ContentLength).toBe(first.bytes);
+    expect(first.bytes).toBeGreaterThan(2 * PART);
+    expect(head.ETag).toMatch(/-3"$/); // S3's ETag of a multipart object ends with its part count
+    for (const k of [key, `${key}.manifest.json`]) {
+      const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: k }));
+      expect(tags.TagSet).toEqual([{ Key: "kind", Value: "daily" }]);
+    }
+  });
+
+  it("lists committed backups newest first from the sidecars, and finds the latest of a kind", async () => {
+    const target = new S3Target({ bucket, prefix: "opendev", partSize: PART, client: s3 });
+    const small = { uri: env.mongodbUri, target, databases: [db], memoryThreshold: 1024 * 1024 };
+    await runBackup({ ...small, now: () => new Date("2024-05-02T03:00:00Z") });
+    await runBackup({ ...small, kind: "weekly", now: () => new Date("2024-05-05T04:00:00Z") });
+    expect((await target.list()).map((b) => `${b.kind}/${b.name}`)).toEqual([
+      "weekly/opendev_backup_20240505_040000",
+      "daily/opendev_backup_20240502_030000",
+      "daily/opendev_backup_20240501_030000",
+    ]);
+    expect((await target.list("daily")).map((b) => b.name)).toEqual([
+      "opendev_backup_20240502_030000",
+      "opendev_backup_20240501_030000",
+    ]);
+    const latest = await target.latest("daily");
+    expect(latest?.manifest.totals.documents).toBe(first.documents);
+    expect(await target.latest("monthly")).toBeUndefined();
+  });
+
+  it("verifies an archive straight from S3", async () => {
+    const { target, key } = resolveArchive(first.archive);
+    const report = await verifyArchive(target, key);
+    expect(report.problem).toBeUndefined();
+    expect(report).toMatchObject({ ok: true, sha256: first.sha256, documents: first.documents });
+  });
+
+  it("fails on a missing bucket and stores nothing", async () => {
+    const missing = uniqueName("no-such-bucket");
+    await expect(
+      runBackup({
+        uri: env.mongodbUri,
+        target: new S3Target({ bucket: missing, client: s3 }),
+        databases: [db],
+      }),
+    ).rejects.toThrow(new RegExp(`s3://${missing}/daily/opendev_backup_.*NoSuchBucket`));
+  });
+
+  it("when the connection drops mid-upload: upload aborted, no archive, no sidecar", async () => {
+    const proxy = await cuttingProxy(1024 * 1024);
+    try {
+      const cut = createS3Client({ endpoint: proxy.endpoint, maxAttempts: 2 });
+      const target = new S3Target({ bucket, prefix: "cut/", partSize: PART, client: cut });
+      await expect(runBackup({ uri: env.mongodbUri, target, databases: [db] })).rejects.toThrow(/failed: /);
+      expect(await keysUnder(s3, bucket, "cut/")).toEqual([]);
+      const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: "cut/" }));
+      expect(uploads.Uploads ?? []).toEqual([]);
+    } finally {
+      proxy.server.close();
+    }
+  });
+});

@@ -1,0 +1,204 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../infra/config";
+import {
+  checkEmail,
+  checkInstanceSize,
+  checkScheduleExpression,
+  checkTimeZone,
+  longestIntervalHours,
+} from "../../infra/config-rules";
+import { REGION } from "./mocks";
+import { prodStackValues, testConfig } from "./stack-config";
+
+function problemsOf(values: Record<string, string>): string[] {
+  try {
+    parseConfig((key) => values[key], REGION);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("schedule expressions", () => {
+  it.each([
+    "cron(0 2 * * ? *)",
+    "cron(0 3 ? * SUN *)",
+    "cron(0 4 1 * ? *)",
+    "cron(0/15 8-18 ? * MON-FRI *)",
+    "cron(0 5 L * ? 2027)",
+    "rate(5 minutes)",
+    "rate(1 hour)",
+  ])("accepts %s", (expression) => {
+    expect(checkScheduleExpression(expression)).toBeUndefined();
+  });
+
+  it.each([
+    ["0 2 * * *", "must be"],
+    ["cron(0 2 * * *)", "6 fields"],
+    ["cron(0 25 * * ? *)", "hours"],
+    ["cron(61 2 * * ? *)", "minutes"],
+    ["cron(0 2 * * * *)", 'exactly one of day-of-month and day-of-week must be "?"'],
+    ["cron(0 2 ? * ? *)", 'exactly one of day-of-month and day-of-week must be "?"'],
+    ["cron(0 2 * * FUNDAY *)", "day-of-week"],
+    ["rate(1 minutes)", "singular"],
+    ["rate(5 minute)", "plural"],
+    ["rate(0 minutes)", "at least 1"],
+  ])("rejects %s", (expression, message) => {
+    expect(checkScheduleExpression(expression)).toContain(message);
+  });
+
+  it("knows the longest gap between runs", () => {
+    expect(longestIntervalHours("cron(0 2 * * ? *)")).toBe(24);
+    expect(longestIntervalHours("cron(0 3 ? * SUN *)")).toBe(168);
+    expect(longestIntervalHours("cron(0 3 ? * MON,THU *)")).toBe(96);
+    expect(longestIntervalHours("cron(0 4 1 * ? *)")).toBe(744);
+    expect(longestIntervalHours("cron(0 2,14 * * ? *)")).toBe(12);
+    expect(longestIntervalHours("rate(5 minutes)")).toBeCloseTo(5 / 60);
+    expect(longestIntervalHours("rate(2 days)")).toBe(48);
+  });
+});
+
+describe("single values", () => {
+  it("checks time zones, e-mail addresses and instance sizes", () => {
+    expect(checkTimeZone("Europe/Berlin")).toBeUndefined();
+    expect(checkTimeZone("UTC")).toBeUndefined();
+    expect(checkTimeZone("Europe/Gotham")).toContain("not an IANA time zone");
+    expect(checkEmail("ops@example.com")).toBeUndefined();
+    expect(checkEmail("ops@example")).toContain("not an e-mail address");
+    expect(checkInstanceSize("M10")).toBeUndefined();
+    expect(checkInstanceSize("M0")).toContain("shared and Flex tiers have no cloud backup schedule");
+    expect(checkInstanceSize("M11")).toContain('unknown instance size "M11"');
+  });
+});
+
+describe("the stack configuration", () => {
+  it("refuses Pulumi.prod.yaml until its placeholders are replaced, naming each key", () => {
+    const problems = problemsOf(prodStackValues());
+    expect(problems).toEqual([
+      expect.stringContaining("atlas-ops:atlasOrgId: still holds the placeholder"),
+      expect.stringContaining("atlas-ops:technicalContacts: still holds the placeholder"),
+      expect.stringContaining("atlas-ops:securityContacts: still holds the placeholder"),
+      expect.stringContaining("atlas-ops:healthCheckUrl: still holds the placeholder"),
+    ]);
+  });
+
+  it("reads every key of the filled-in stack file into the typed config", () => {
+    const config = testConfig();
+    expect(config).toMatchObject({
+      appName: "opendev",
+      awsRegion: "eu-central-1",
+      timeZone: "Europe/Berlin",
+      atlas: { regionName: "EU_CENTRAL_1", instanceSize: "M10", maxInstanceSize: "M30", diskSizeGb: 10 },
+      appDatabase: "opendev",
+      restoreTestDatabase: "opendev_restore_test",
+      backupDatabases: ["opendev"],
+      network: { mode: "nat", vpcCidr: "10.20.0.0/16", appAccessCidrs: [] },
+      schedules: { backupDaily: "cron(0 2 * * ? *)", healthCheck: "rate(5 minutes)" },
+      retention: { daily: 30, weekly: 90, monthly: 365, noncurrentVersionDays: 7, coldStorageAfterDays: 0 },
+      objectLock: { mode: "none", days: 0 },
+      contacts: { technical: ["ops@example.com"], security: ["security@example.com"] },
+      healthCheck: { expect: "status=ok", downPeriods: 2, downOutOfPeriods: 3, latencyP95Ms: 2000 },
+      alarms: { storageShare: 0.8, tlsCertDaysLeft: 14 },
+      rotation: {
+        appSecretNames: ["NEXTAUTH_SECRET", "JWT_SECRET"],
+        restartMode: "none",
+        strategy: "single-user",
+      },
+      logRetentionDays: 90,
+    });
+  });
+
+  it.each([
+    ["timeZone", "Mars/Olympus", 'atlas-ops:timeZone: "Mars/Olympus" is not an IANA time zone'],
+    [
+      "scheduleBackupDaily",
+      "cron(0 2 * * *)",
+      "atlas-ops:scheduleBackupDaily: a cron expression has 6 fields",
+    ],
+    [
+      "retentionWeeklyDays",
+      "5",
+      "atlas-ops:retentionWeeklyDays: 5 days is not longer than the 168 h between weekly backups",
+    ],
+    ["retentionMonthlyDays", "30", "atlas-ops:retentionMonthlyDays: 30 days is not longer than the 744 h"],
+    ["retentionDailyDays", "ten", "atlas-ops:retentionDailyDays: must be a whole number"],
+    [
+      "technicalContacts",
+      '["ops@example"]',
+      'atlas-ops:technicalContacts: "ops@example" is not an e-mail address',
+    ],
+    ["technicalContacts", "[]", "atlas-ops:technicalContacts: needs at least one e-mail address"],
+    ["atlasInstanceSize", "M15", 'atlas-ops:atlasInstanceSize: unknown instance size "M15"'],
+    ["atlasOrgId", "my-org", "atlas-ops:atlasOrgId: must be the 24-hex-digit organization id"],
+    ["networkMode", "public-unsafe", 'atlas-ops:networkMode: "public-unsafe" opens Atlas to 0.0.0.0/0'],
+    ["networkMode", "vpn", "atlas-ops:networkMode: must be one of nat, privatelink, public-unsafe"],
+    [
+      "atlasAppAccessCidrs",
+      '["0.0.0.0/0"]',
+      "atlas-ops:atlasAppAccessCidrs: 0.0.0.0/0 opens Atlas to the whole internet",
+    ],
+    [
+      "atlasAppAccessCidrs",
+      '["203.0.113.300/32"]',
+      'atlas-ops:atlasAppAccessCidrs: "203.0.113.300/32" is not an IPv4 CIDR',
+    ],
+    ["vpcCidr", "10.0.0.0/24", "atlas-ops:vpcCidr: must be /20 or larger"],
+    [
+      "healthCheckUrl",
+      "http://shop.example.com/health",
+      'atlas-ops:healthCheckUrl: "http://shop.example.com/health" must use https',
+    ],
+    ["healthCheckExpect", "status", 'atlas-ops:healthCheckExpect: must be "field=value"'],
+    ["healthDownPeriods", "4", "atlas-ops:healthDownPeriods: 4 exceeds healthDownOutOfPeriods (3)"],
+    ["logRetentionDays", "45", "atlas-ops:logRetentionDays: 45 is not one of"],
+    ["restoreTestDatabase", "opendev", "atlas-ops:restoreTestDatabase: must differ from appDatabase"],
+    ["restartMode", "ecs", 'atlas-ops:restartMode: "ecs" needs restartEcsCluster and restartEcsServices'],
+    ["restartMode", "webhook", 'atlas-ops:restartWebhookUrl: is required with restartMode "webhook"'],
+    [
+      "appSecretNames",
+      '["nextauth-secret"]',
+      'atlas-ops:appSecretNames: "nextauth-secret" must be an upper-case',
+    ],
+    ["backupPrefix", "backups", 'atlas-ops:backupPrefix: must end with "/"'],
+    ["atlasTerminationProtection", "yes", "atlas-ops:atlasTerminationProtection: must be true or false"],
+    ["coldStorageClass", "ONEZONE", "atlas-ops:coldStorageClass: must be one of"],
+  ])("rejects %s = %s", (key, value, message) => {
+    const problems = problemsOf({ ...testValues(), [key]: value });
+    expect(problems.join("\n")).toContain(message);
+  });
+
+  it("rejects Object Lock longer than daily retention and Object Lock without days", () => {
+    expect(problemsOf({ ...testValues(), objectLockMode: "COMPLIANCE", objectLockDays: "60" })).toEqual([
+      expect.stringContaining("atlas-ops:objectLockDays: 60 days exceeds retentionDailyDays (30)"),
+    ]);
+    expect(problemsOf({ ...testValues(), objectLockMode: "GOVERNANCE" })).toEqual([
+      expect.stringContaining("atlas-ops:objectLockDays: must be at least 1 with Object Lock on"),
+    ]);
+  });
+
+  it("accepts the unsafe mode only together with its explicit flag", () => {
+    const config = testConfig({ networkMode: "public-unsafe", unsafeAllowAtlasAccessFromAnywhere: "true" });
+    expect(config.network.mode).toBe("public-unsafe");
+  });
+
+  it("reports every bad key at once", () => {
+    const problems = problemsOf({
+      ...testValues(),
+      timeZone: "Nowhere",
+      atlasInstanceSize: "M1",
+      logRetentionDays: "2",
+    });
+    expect(problems).toHaveLength(3);
+  });
+});
+
+function testValues(): Record<string, string> {
+  return {
+    ...prodStackValues(),
+    atlasOrgId: "5f0c1a2b3c4d5e6f7a8b9c0d",
+    technicalContacts: '["ops@example.com"]',
+    securityContacts: '["security@example.com"]',
+    healthCheckUrl: "https://shop.example.com/api/health",
+  };
+}

@@ -1,0 +1,152 @@
+import * as pulumi from "@pulumi/pulumi";
+
+export const ACCOUNT_ID = "123456789012";
+export const REGION = "eu-central-1";
+export const NAT_IP = "203.0.113.10";
+export const CLUSTER_SRV = "mongodb+srv://opendev-cluster.ab1cd.mongodb.net";
+export const PRIVATE_SRV = "mongodb+srv://opendev-cluster-pl-0.ab1cd.mongodb.net";
+
+/** A resource as the program registered it: type token, logical name and the inputs it was given. */
+export interface RecordedResource {
+  type: string;
+  name: string;
+  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  state: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** The outputs a provider would add for a resource: ARNs, names and ids the program reads back. */
+function providerOutputs(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+): Record<string, unknown> {
+  const service = type.split(":")[1]?.split("/")[0] ?? "x";
+  const arn = `arn:aws:${service}:${REGION}:${ACCOUNT_ID}:${name}`;
+  switch (type) {
+    case "aws:s3/bucket:Bucket": {
+      const bucket = String(inputs.bucket ?? `${inputs.bucketPrefix ?? ""}test`);
+      return { id: bucket, bucket, arn: `arn:aws:s3:::${bucket}` };
+    }
+    case "aws:secretsmanager/secret:Secret": {
+      const secretArn = `arn:aws:secretsmanager:${REGION}:${ACCOUNT_ID}:secret:${inputs.name}-AbCdEf`;
+      return { id: secretArn, arn: secretArn };
+    }
+    case "aws:lambda/function:Function":
+      return { arn: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${inputs.name}` };
+    case "aws:sqs/queue:Queue":
+      return { arn: `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:${inputs.name}`, url: `https://sqs/${inputs.name}` };
+    case "aws:sns/topic:Topic":
+      return { arn: `arn:aws:sns:${REGION}:${ACCOUNT_ID}:${inputs.name}` };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { arn: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:${inputs.name}` };
+    case "aws:kms/key:Key":
+      return { arn: `arn:aws:kms:${REGION}:${ACCOUNT_ID}:key/${name}`, keyId: `key-${name}` };
+    case "aws:ec2/eip:Eip":
+      return { publicIp: NAT_IP, allocationId: "eipalloc-1" };
+    case "mongodbatlas:index/project:Project":
+      return { id: "0123456789abcdef01234567" };
+    case "mongodbatlas:index/advancedCluster:AdvancedCluster":
+      return {
+        connectionStrings: {
+          standardSrv: CLUSTER_SRV,
+          privateEndpoints: [{ srvConnectionString: PRIVATE_SRV }],
+        },
+      };
+    case "mongodbatlas:index/projectServiceAccount:ProjectServiceAccount":
+      return { clientId: "mdb_sa_id_rotation" };
+    case "mongodbatlas:index/projectServiceAccountSecret:ProjectServiceAccountSecret":
+      return { secret: "mdb_sa_sk_generated-by-atlas" };
+    case "mongodbatlas:index/privateLinkEndpoint:PrivateLinkEndpoint":
+      return { endpointServiceName: "com.amazonaws.vpce.eu-central-1.vpce-svc-1", privateLinkId: "pl-1" };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `generated-password-${name}` };
+    case "random:index/randomBytes:RandomBytes":
+      return { base64: Buffer.from(`generated-bytes-${name}`).toString("base64") };
+    case "aws:cloudwatch/dashboard:Dashboard":
+      return {};
+    default:
+      return { arn };
+  }
+}
+
+/**
+ * Installs Pulumi mocks that record every resource. Call before constructing anything; the returned array
+ * fills as the program registers resources (see `settle`).
+ */
+export function installMocks(options: { preview?: boolean } = {}): RecordedResource[] {
+  const resources: RecordedResource[] = [];
+  void pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const { id = `${args.name}-id`, ...outputs } = providerOutputs(args.type, args.name, args.inputs) as {
+          id?: string;
+        };
+        const state = { ...args.inputs, ...outputs };
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, state });
+        return { id, state };
+      },
+      call(args) {
+        switch (args.token) {
+          case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "test" };
+          case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return { names: [`${REGION}a`, `${REGION}b`, `${REGION}c`] };
+          case "aws:index/getRegion:getRegion":
+            return { region: REGION, name: REGION };
+          default:
+            return args.inputs;
+        }
+      },
+    },
+    "atlas-ops",
+    "prod",
+    options.preview ?? false,
+  );
+  return resources;
+}
+
+/** Resolves an Output to its value (secret or not). */
+export function resolve<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((done) => output.apply((value) => done(value)));
+}
+
+/** Waits until the program stops registering resources (registrations are asynchronous under mocks). */
+export async function settle(resources: RecordedResource[]): Promise<void> {
+  let stable = 0;
+  let count = -1;
+  while (stable < 5) {
+    await new Promise((r) => setTimeout(r, 20));
+    stable = resources.length === count ? stable + 1 : 0;
+    count = resources.length;
+  }
+}
+
+export function ofType(resources: RecordedResource[], type: string): RecordedResource[] {
+  return resources.filter((r) => r.type === type);
+}
+
+export function named(resources: RecordedResource[], type: string, name: string): RecordedResource {
+  const found = resources.find((r) => r.type === type && r.name === name);
+  if (!found)
+    throw new Error(
+      `no ${type} named ${name}; have ${ofType(resources, type)
+        .map((r) => r.name)
+        .join(", ")}`,
+    );
+  return found;
+}
+
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** True when a recorded input was marked secret (Pulumi serializes it wrapped with the secret signature). */
+export function isSecret(value: unknown): boolean {
+  return (
+    typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG
+  );
+}
+
+/** The plain value of a recorded input, secret or not. */
+export function plain<T = unknown>(value: unknown): T {
+  return (isSecret(value) ? (value as { value: unknown }).value : value) as T;
+}

@@ -1,0 +1,490 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { PolicyDocument, PolicyStatement } from "../../infra/iam";
+import { ACTIONS_WITHOUT_RESOURCE_LEVEL } from "../../infra/iam";
+import { parseDatabaseCredentials } from "../../lambdas/core/mongo/credentials";
+import { bucketsArePrivate, RULES, secretsRotate, type StackResource } from "../../policy/rules";
+import { CLUSTER_SRV, isSecret, NAT_IP, named, ofType, plain, type RecordedResource } from "./mocks";
+import { runStack, type StackRun } from "./stack-run";
+
+let run: StackRun;
+let resources: RecordedResource[];
+beforeAll(async () => {
+  run = await runStack();
+  resources = run.resources;
+});
+
+const FN = "aws:lambda/function:Function";
+const functionNamed = (name: string) =>
+  ofType(resources, FN).find((f) => f.inputs.name === name) as RecordedResource;
+/** The parsed inline policy of a job's Lambda role. */
+function jobPolicy(job: string): PolicyDocument {
+  const policy = named(resources, "aws:iam/rolePolicy:RolePolicy", `${job}-policy`);
+  return JSON.parse(policy.inputs.policy as string) as PolicyDocument;
+}
+const allows = (doc: PolicyDocument) => doc.Statement.filter((s) => s.Effect === "Allow");
+const actionsOf = (statements: PolicyStatement[]) => statements.flatMap((s) => s.Action).sort();
+
+describe("schedules", () => {
+  it("runs every job at the maintenance guide's times, in the configured time zone", () => {
+    const schedules = Object.fromEntries(
+      ofType(resources, "aws:scheduler/schedule:Schedule").map((s) => [s.inputs.name, s.inputs]),
+    );
+    expect(Object.fromEntries(Object.entries(schedules).map(([n, s]) => [n, s.scheduleExpression]))).toEqual({
+      "opendev-backup-daily": "cron(0 2 * * ? *)",
+      "opendev-backup-weekly": "cron(0 3 ? * SUN *)",
+      "opendev-backup-monthly": "cron(0 4 1 * ? *)",
+      "opendev-verify-backup": "cron(0 6 ? * MON *)",
+      "opendev-restore-test": "cron(0 5 2 * ? *)",
+      "opendev-health-check": "rate(5 minutes)",
+      "opendev-db-stats": "cron(30 6 * * ? *)",
+      "opendev-daily-report": "cron(0 9 * * ? *)",
+    });
+    for (const schedule of Object.values(schedules)) {
+      expect(schedule.scheduleExpressionTimezone).toBe("Europe/Berlin");
+      expect(schedule.flexibleTimeWindow).toEqual({ mode: "OFF" });
+    }
+  });
+
+  it("targets the job's Lambda with the backup input, retries and that job's dead-letter queue", () => {
+    const daily = ofType(resources, "aws:scheduler/schedule:Schedule").find(
+      (s) => s.inputs.name === "opendev-backup-daily",
+    );
+    const target = daily?.inputs.target;
+    expect(JSON.parse(target.input)).toEqual({
+      kind: "daily",
+      scheduledTime: "<aws.scheduler.scheduled-time>",
+    });
+    expect(target.arn).toBe(functionNamed("opendev-backup").state.arn);
+    expect(target.retryPolicy).toEqual({ maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 });
+    const dlq = ofType(resources, "aws:sqs/queue:Queue").find((q) => q.inputs.name === "opendev-backup-dlq");
+    expect(target.deadLetterConfig).toEqual({ arn: dlq?.state.arn });
+    expect(functionNamed("opendev-backup").inputs.deadLetterConfig).toEqual({ targetArn: dlq?.state.arn });
+
+    const schedulerPolicy = JSON.parse(
+      named(resources, "aws:iam/rolePolicy:RolePolicy", "backup-scheduler").inputs.policy,
+    );
+    expect(schedulerPolicy.Statement).toEqual([
+      { Sid: "InvokeJob", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [target.arn] },
+      { Sid: "DeadLetter", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [dlq?.state.arn] },
+    ]);
+  });
+});
+
+describe("backup storage", () => {
+  it("keeps each kind for its configured days, expires old versions and aborts stale uploads", () => {
+    const lifecycle = ofType(
+      resources,
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    )[0];
+    const rules = lifecycle?.inputs.rules as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const byPrefix = Object.fromEntries(
+      rules.filter((r) => r.expiration).map((r) => [r.filter.prefix, r.expiration.days]),
+    );
+    expect(byPrefix).toEqual({ "daily/": 30, "weekly/": 90, "monthly/": 365 });
+    expect(
+      rules.filter((r) => r.expiration).every((r) => r.noncurrentVersionExpiration.noncurrentDays === 7),
+    ).toBe(true);
+    expect(rules.find((r) => r.abortIncompleteMultipartUpload)?.abortIncompleteMultipartUpload).toEqual({
+      daysAfterInitiation: 1,
+    });
+  });
+
+  it("encrypts with a rotating customer-managed key, versions, blocks public access and denies plain HTTP", () => {
+    const key = ofType(resources, "aws:kms/key:Key")[0];
+    expect(key?.inputs.enableKeyRotation).toBe(true);
+    const sse = ofType(
+      resources,
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    )[0];
+    expect(sse?.inputs.rules).toEqual([
+      {
+        applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key?.state.arn },
+        bucketKeyEnabled: true,
+      },
+    ]);
+    expect(
+      ofType(resources, "aws:s3/bucketVersioning:BucketVersioning")[0]?.inputs.versioningConfiguration,
+    ).toEqual({
+      status: "Enabled",
+    });
+    expect(
+      ofType(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0]?.inputs,
+    ).toMatchObject({
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    const policy = JSON.parse(
+      ofType(resources, "aws:s3/bucketPolicy:BucketPolicy")[0]?.inputs.policy,
+    ) as PolicyDocument;
+    const tls = policy.Statement.find((s) => s.Sid === "DenyInsecureTransport");
+    expect(tls).toMatchObject({
+      Effect: "Deny",
+      Action: ["s3:*"],
+      Condition: { Bool: { "aws:SecureTransport": "false" } },
+    });
+    expect(tls?.Resource).toEqual([
+      "arn:aws:s3:::opendev-backups-test",
+      "arn:aws:s3:::opendev-backups-test/*",
+    ]);
+    const otherKeys = policy.Statement.find((s) => s.Sid === "DenyUploadsWithOtherKeys");
+    expect(otherKeys?.Condition?.StringNotEquals).toEqual({
+      "s3:x-amz-server-side-encryption-aws-kms-key-id": key?.state.arn,
+    });
+    expect(
+      ofType(resources, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"),
+    ).toHaveLength(0);
+  });
+});
+
+describe("IAM", () => {
+  const bucketArn = "arn:aws:s3:::opendev-backups-test";
+
+  it("lets the backup job write under its prefix and never delete", () => {
+    const doc = jobPolicy("backup");
+    const write = doc.Statement.find((s) => s.Sid === "WriteBackups");
+    expect(write).toMatchObject({
+      Action: ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"],
+      Resource: [`${bucketArn}/*`],
+    });
+    expect(actionsOf(allows(doc)).filter((a) => /^s3:Delete/.test(a))).toEqual([]);
+    const deny = doc.Statement.find((s) => s.Effect === "Deny");
+    expect(deny?.Action).toEqual(expect.arrayContaining(["s3:DeleteObject", "s3:DeleteObjectVersion"]));
+    expect(doc.Statement.find((s) => s.Sid === "ReadOwnSecrets")?.Resource).toEqual([
+      run.outputs.secretArns && (run.outputs.secretArns as Record<string, string>).mongodbBackup,
+    ]);
+  });
+
+  it("lets the restore test read backups and its own secret, nothing else", () => {
+    const doc = jobPolicy("restore-test");
+    const s3 = allows(doc).filter((s) => s.Action.some((a) => a.startsWith("s3:")));
+    expect(actionsOf(s3)).toEqual(["s3:GetObject", "s3:GetObjectTagging", "s3:ListBucket"]);
+    const kms = allows(doc).find((s) => s.Action.some((a) => a.startsWith("kms:")));
+    expect(kms?.Action).toEqual(["kms:Decrypt"]);
+    expect(kms?.Condition).toEqual({ StringEquals: { "kms:ViaService": "s3.eu-central-1.amazonaws.com" } });
+    const secrets = (run.outputs.secretArns as Record<string, string>).mongodbRestoreTest;
+    expect(doc.Statement.find((s) => s.Sid === "ReadOwnSecrets")?.Resource).toEqual([secrets]);
+  });
+
+  it("scopes each rotation Lambda to exactly the secrets it rotates", () => {
+    const arns = run.outputs.secretArns as Record<string, string>;
+    const mongo = jobPolicy("rotate-mongodb-password").Statement.find((s) => s.Sid === "RotateOwnSecrets");
+    expect(mongo?.Resource).toEqual([arns.mongodbApp, arns.mongodbBackup, arns.mongodbRestoreTest]);
+    const app = jobPolicy("rotate-app-secret").Statement.find((s) => s.Sid === "RotateOwnSecrets");
+    expect(app?.Resource).toEqual([arns.NEXTAUTH_SECRET, arns.JWT_SECRET]);
+  });
+
+  it("grants no wildcard actions, and '*' resources only where AWS offers nothing narrower", () => {
+    for (const policy of ofType(resources, "aws:iam/rolePolicy:RolePolicy")) {
+      const doc = JSON.parse(policy.inputs.policy as string) as PolicyDocument;
+      for (const statement of allows(doc)) {
+        expect(
+          statement.Action.filter((a) => a.includes("*")),
+          policy.name,
+        ).toEqual([]);
+        if (statement.Resource.includes("*")) {
+          expect(
+            statement.Action.filter((a) => !ACTIONS_WITHOUT_RESOURCE_LEVEL.includes(a)),
+            policy.name,
+          ).toEqual([]);
+        }
+      }
+    }
+  });
+});
+
+describe("Lambdas", () => {
+  it("run Node 22 on arm64 with per-job sizing, JSON logs and a log group with retention", () => {
+    const functions = ofType(resources, FN);
+    expect(functions).toHaveLength(8);
+    for (const fn of functions) {
+      expect(fn.inputs).toMatchObject({
+        runtime: "nodejs22.x",
+        architectures: ["arm64"],
+        handler: "index.handler",
+      });
+    }
+    expect(functionNamed("opendev-backup").inputs).toMatchObject({
+      memorySize: 2048,
+      timeout: 900,
+      ephemeralStorage: { size: 4096 },
+    });
+    expect(functionNamed("opendev-health-check").inputs).toMatchObject({ memorySize: 256, timeout: 60 });
+    const logGroups = ofType(resources, "aws:cloudwatch/logGroup:LogGroup");
+    expect(logGroups.map((g) => g.inputs.retentionInDays)).toEqual(Array(8).fill(90));
+  });
+
+  it("get the environment the shared contract names", () => {
+    const arns = run.outputs.secretArns as Record<string, string>;
+    expect(functionNamed("opendev-backup").inputs.environment.variables).toMatchObject({
+      APP_NAME: "opendev",
+      MONGODB_SECRET_ID: arns.mongodbBackup,
+      BACKUP_BUCKET: "opendev-backups-test",
+      BACKUP_PREFIX: "",
+      BACKUP_KMS_KEY_ID: run.outputs.backupKmsKeyArn,
+      BACKUP_DATABASES: "opendev",
+    });
+    expect(functionNamed("opendev-restore-test").inputs.environment.variables).toMatchObject({
+      MONGODB_SECRET_ID: arns.mongodbRestoreTest,
+      RESTORE_TEST_KIND: "daily",
+      PRODUCTION_MONGODB_HOSTS: "opendev-cluster.ab1cd.mongodb.net",
+      PRODUCTION_DATABASE: "opendev",
+    });
+    expect(functionNamed("opendev-health-check").inputs.environment.variables).toMatchObject({
+      HEALTH_CHECK_URL: "https://shop.example.com/api/health",
+      HEALTH_CHECK_EXPECT: "status=ok",
+    });
+    expect(functionNamed("opendev-rotate-mongodb-password").inputs.environment.variables).toMatchObject({
+      ROTATION_STRATEGY: "single-user",
+      ATLAS_ADMIN_SECRET_ID: arns.atlasAdmin,
+      ATLAS_PROJECT_ID: run.outputs.atlasProjectId,
+      RESTART_MODE: "none",
+    });
+  });
+
+  it("puts only the jobs that talk to the database into the VPC", () => {
+    const inVpc = ofType(resources, FN)
+      .filter((f) => f.inputs.vpcConfig)
+      .map((f) => f.inputs.name)
+      .sort();
+    expect(inVpc).toEqual([
+      "opendev-backup",
+      "opendev-db-stats",
+      "opendev-restore-test",
+      "opendev-rotate-mongodb-password",
+    ]);
+  });
+});
+
+describe("secrets", () => {
+  it("rotates the database and application secrets through their Lambdas, invoked only for their own secret", () => {
+    const secrets = Object.fromEntries(
+      ofType(resources, "aws:secretsmanager/secret:Secret").map((s) => [s.inputs.name, s.state.arn]),
+    );
+    const rotations = ofType(resources, "aws:secretsmanager/secretRotation:SecretRotation");
+    const lambdaOf = (secret: string) => rotations.find((r) => r.inputs.secretId === secrets[secret])?.inputs;
+    const mongo = functionNamed("opendev-rotate-mongodb-password").state.arn;
+    const app = functionNamed("opendev-rotate-app-secret").state.arn;
+    for (const name of ["opendev/mongodb/app", "opendev/mongodb/backup", "opendev/mongodb/restore-test"]) {
+      expect(lambdaOf(name)).toMatchObject({
+        rotationLambdaArn: mongo,
+        rotationRules: { automaticallyAfterDays: 30 },
+      });
+    }
+    for (const name of ["opendev/app/NEXTAUTH_SECRET", "opendev/app/JWT_SECRET"]) {
+      expect(lambdaOf(name)).toMatchObject({
+        rotationLambdaArn: app,
+        rotationRules: { automaticallyAfterDays: 90 },
+      });
+    }
+    const permissions = ofType(resources, "aws:lambda/permission:Permission");
+    expect(permissions.map((p) => p.inputs.sourceArn).sort()).toEqual(
+      rotations.map((r) => r.inputs.secretId).sort(),
+    );
+    expect(permissions.every((p) => p.inputs.principal === "secretsmanager.amazonaws.com")).toBe(true);
+  });
+
+  it("stores generated credentials in the shared shape, as secret values only", () => {
+    const versions = ofType(resources, "aws:secretsmanager/secretVersion:SecretVersion");
+    expect(versions.every((v) => isSecret(v.inputs.secretString))).toBe(true);
+    const app = versions.find((v) => v.name === "mongodb-app-initial");
+    const credentials = parseDatabaseCredentials(
+      plain<string>(app?.inputs.secretString),
+      "opendev/mongodb/app",
+    );
+    expect(credentials).toMatchObject({
+      username: "opendev-app",
+      password: "generated-password-database-app-password",
+      host: CLUSTER_SRV.replace("mongodb+srv://", ""),
+      database: "opendev",
+    });
+    expect(JSON.parse(plain<string>(app?.inputs.secretString)).MONGODB_URI).toBe(credentials.MONGODB_URI);
+    const nextAuth = JSON.parse(
+      plain<string>(versions.find((v) => v.name === "app-NEXTAUTH_SECRET-initial")?.inputs.secretString),
+    );
+    expect(Object.keys(nextAuth)).toEqual(["NEXTAUTH_SECRET"]);
+  });
+
+  it("exports no secret value among the stack outputs", () => {
+    const text = JSON.stringify(run.outputs);
+    expect(text).not.toMatch(/generated-password|mdb_sa_sk/);
+    expect(text).not.toContain('"password"');
+    const bytes = ofType(resources, "random:index/randomBytes:RandomBytes").map(
+      (r) => r.state.base64 as string,
+    );
+    for (const value of bytes) expect(text).not.toContain(value);
+  });
+});
+
+describe("Atlas", () => {
+  it("lets only the NAT gateway's IP through the access list", () => {
+    const entries = ofType(resources, "mongodbatlas:index/projectIpAccessList:ProjectIpAccessList");
+    expect(entries.map((e) => ({ ip: e.inputs.ipAddress, cidr: e.inputs.cidrBlock }))).toEqual([
+      { ip: NAT_IP, cidr: undefined },
+    ]);
+    expect(run.outputs.jobsPublicIp).toBe(NAT_IP);
+  });
+
+  it("creates a protected, backed-up, disk-auto-scaling cluster", () => {
+    const cluster = ofType(resources, "mongodbatlas:index/advancedCluster:AdvancedCluster")[0]?.inputs;
+    expect(cluster).toMatchObject({
+      backupEnabled: true,
+      terminationProtectionEnabled: true,
+      clusterType: "REPLICASET",
+    });
+    expect(cluster?.replicationSpecs[0].regionConfigs[0]).toMatchObject({
+      providerName: "AWS",
+      regionName: "EU_CENTRAL_1",
+      electableSpecs: { instanceSize: "M10", nodeCount: 3, diskSizeGb: 10 },
+      autoScaling: { diskGbEnabled: true, computeEnabled: true, computeMaxInstanceSize: "M30" },
+    });
+    expect(
+      ofType(resources, "mongodbatlas:index/cloudBackupSchedule:CloudBackupSchedule")[0]?.inputs
+        .policyItemDaily,
+    ).toEqual({
+      frequencyInterval: 1,
+      retentionUnit: "days",
+      retentionValue: 7,
+    });
+  });
+
+  it("gives each database user the least privilege its job needs", () => {
+    const users = Object.fromEntries(
+      ofType(resources, "mongodbatlas:index/databaseUser:DatabaseUser").map((u) => [
+        u.inputs.username,
+        u.inputs.roles,
+      ]),
+    );
+    expect(users).toEqual({
+      "opendev-app": [{ roleName: "readWrite", databaseName: "opendev" }],
+      "opendev-backup": [{ roleName: "read", databaseName: "opendev" }],
+      "opendev-restore-test": [
+        { roleName: "readWrite", databaseName: "opendev_restore_test" },
+        { roleName: "dbAdmin", databaseName: "opendev_restore_test" },
+      ],
+    });
+  });
+
+  it("mails Atlas alerts to the technical contacts", () => {
+    const alerts = ofType(resources, "mongodbatlas:index/alertConfiguration:AlertConfiguration");
+    expect(alerts.length).toBeGreaterThanOrEqual(5);
+    for (const alert of alerts) {
+      expect(alert.inputs.notifications).toEqual([
+        expect.objectContaining({ typeName: "EMAIL", emailAddress: "ops@example.com" }),
+      ]);
+    }
+  });
+});
+
+describe("monitoring", () => {
+  const alarm = (name: string) =>
+    ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").find((a) => a.inputs.name === name)?.inputs;
+
+  it("alarms on a down site in 2 of 3 periods, counting missing probes as down", () => {
+    expect(alarm("opendev-health-down")).toMatchObject({
+      metricName: "HealthCheckUp",
+      namespace: "AtlasOps",
+      dimensions: { service: "atlas-ops", App: "opendev", Job: "health-check" },
+      period: 300,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "breaching",
+    });
+    expect(alarm("opendev-health-latency-p95")).toMatchObject({ extendedStatistic: "p95", threshold: 2000 });
+    expect(alarm("opendev-tls-certificate-expiring")).toMatchObject({
+      metricName: "TlsCertDaysLeft",
+      threshold: 14,
+    });
+  });
+
+  it("treats a missing daily backup as a missed run, and watches every dead-letter queue", () => {
+    expect(alarm("opendev-backup-missed-run")).toMatchObject({
+      metricName: "BackupSucceeded",
+      period: 3600,
+      evaluationPeriods: 25,
+      datapointsToAlarm: 25,
+      treatMissingData: "breaching",
+    });
+    expect(alarm("opendev-newest-daily-backup-too-old")).toMatchObject({
+      metricName: "NewestBackupAgeHours",
+      dimensions: { service: "atlas-ops", App: "opendev", Job: "verify-backup", Kind: "daily" },
+      threshold: 25,
+    });
+    const dlqAlarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").filter(
+      (a) => a.inputs.namespace === "AWS/SQS",
+    );
+    expect(dlqAlarms.map((a) => a.inputs.dimensions.QueueName).sort()).toEqual(
+      ofType(resources, "aws:sqs/queue:Queue")
+        .map((q) => q.inputs.name)
+        .sort(),
+    );
+    expect(
+      dlqAlarms.every(
+        (a) => a.inputs.threshold === 0 && a.inputs.comparisonOperator === "GreaterThanThreshold",
+      ),
+    ).toBe(true);
+  });
+
+  it("sends rotation failures to the security topic and storage alarms against the disk size", () => {
+    const topics = Object.fromEntries(
+      ofType(resources, "aws:sns/topic:Topic").map((t) => [t.inputs.name, t.state.arn]),
+    );
+    expect(alarm("opendev-rotate-mongodb-password-failed")?.alarmActions).toEqual([
+      topics["opendev-security-alerts"],
+    ]);
+    expect(alarm("opendev-restore-test-failed")?.alarmActions).toEqual([topics["opendev-technical-alerts"]]);
+    const storage = alarm("opendev-database-storage-high");
+    expect(storage?.threshold).toBe(Math.round(10 * 1024 ** 3 * 0.8));
+    expect(storage?.metricQueries[0]).toMatchObject({ id: "total", expression: "m0 + m1", returnData: true });
+    const subscriptions = ofType(resources, "aws:sns/topicSubscription:TopicSubscription").map((s) => [
+      s.inputs.topic,
+      s.inputs.endpoint,
+    ]);
+    expect(subscriptions).toEqual([
+      [topics["opendev-technical-alerts"], "ops@example.com"],
+      [topics["opendev-security-alerts"], "security@example.com"],
+    ]);
+  });
+
+  it("builds one dashboard with health, backups, restore, growth and Lambda widgets", () => {
+    const body = JSON.parse(ofType(resources, "aws:cloudwatch/dashboard:Dashboard")[0]?.inputs.dashboardBody);
+    const titles = body.widgets.map((w: { properties: { title: string } }) => w.properties.title);
+    expect(titles).toEqual([
+      "Health check (1 = up)",
+      "Health check latency (ms)",
+      "TLS certificate days left",
+      "Backup size and documents",
+      "Newest backup age, hours (RPO)",
+      "Restore test: duration ms (RTO) and restored backup age",
+      "Database size (bytes)",
+      "New documents per day",
+      "Lambda errors",
+      "Lambda duration (ms, max)",
+    ]);
+    expect(JSON.stringify(body)).toContain('"Collection","orders"');
+  });
+});
+
+describe("the policy pack on the prod stack", () => {
+  const asStack = (list: RecordedResource[]): StackResource[] =>
+    list.map((r) => ({ type: r.type, name: r.name, props: r.state }));
+
+  it.each(RULES.map((r) => [r.name, r]))("%s passes", (_name, { rule }) => {
+    expect(rule(asStack(resources))).toEqual([]);
+  });
+
+  it("fails once a guard is removed from the real stack", () => {
+    const withoutBlock = resources.filter(
+      (r) => r.type !== "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    );
+    expect(bucketsArePrivate(asStack(withoutBlock))).toHaveLength(1);
+    const withoutRotation = resources.filter(
+      (r) => r.type !== "aws:secretsmanager/secretRotation:SecretRotation",
+    );
+    // 3 database + 2 application secrets lose their rotation; the stack-owned Atlas admin secret stays fine.
+    expect(secretsRotate(asStack(withoutRotation))).toHaveLength(5);
+  });
+});

@@ -1,0 +1,121 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { MongoClient } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testEnv, uniqueName } from "../support/env";
+import { createBucket, createSecret, credentialsFor } from "./support/aws";
+import { coldStart, invoke, metricValue, type Env } from "./support/invoke";
+import { listKeys } from "./support/s3";
+
+const services = testEnv();
+let client: MongoClient;
+let s3: S3Client;
+let database: string;
+let bucket: string;
+
+beforeAll(async () => {
+  database = uniqueName("verify").replace(/-/g, "_");
+  bucket = uniqueName("verify");
+  const secretId = uniqueName("verify/credentials");
+  client = new MongoClient(services.mongodbAuthUri);
+  await client.connect();
+  await client
+    .db(database)
+    .collection("orders")
+    .insertMany(Array.from({ length: 10 }, (_, n) => ({ n })));
+  s3 = await createBucket(bucket);
+  await createSecret(secretId, credentialsFor(services.mongodbAuthUri, { database }));
+  // Real backups made by the backup Lambda: two daily, one weekly.
+  const backup = await coldStart("lambdas/backup/handler", {
+    APP_NAME: "shop",
+    MONGODB_SECRET_ID: secretId,
+    BACKUP_BUCKET: bucket,
+    BACKUP_DATABASES: database,
+  });
+  for (const event of [
+    { kind: "daily", scheduledTime: "2025-04-01T03:00:00Z" },
+    { kind: "daily", scheduledTime: "2025-04-02T03:00:00Z" },
+    { kind: "weekly", scheduledTime: "2025-04-06T03:00:00Z" },
+  ]) {
+    const run = await invoke(backup, event);
+    if (run.error) throw run.error;
+  }
+});
+
+afterAll(async () => {
+  await client?.db(database).dropDatabase();
+  await client?.close();
+});
+
+const verify = async (env: Env = {}) => {
+  const handler = await coldStart("lambdas/verify-backup/handler", {
+    APP_NAME: "shop",
+    BACKUP_BUCKET: bucket,
+    ...env,
+  });
+  return invoke(handler, { source: "aws.scheduler" });
+};
+
+describe("verify-backup handler", () => {
+  it("verifies the newest archive of each kind and every recent one, and reports the newest age per kind", async () => {
+    const run = await verify();
+
+    expect(run.error).toBeUndefined();
+    expect(metricValue(run, "BackupVerified")).toBe(1);
+    const verified = (run.result as { verified: { url: string; ok: boolean; documents: number }[] }).verified;
+    expect(verified.map((report) => report.url.replace(`s3://${bucket}/`, ""))).toEqual([
+      "daily/shop_backup_20250402_030000.tar.gz",
+      "daily/shop_backup_20250401_030000.tar.gz",
+      "weekly/shop_backup_20250406_030000.tar.gz",
+    ]);
+    expect(verified.every((report) => report.ok && report.documents === 10)).toBe(true);
+    const dailyAge = metricValue(run, "NewestBackupAgeHours", { Kind: "daily" });
+    expect(dailyAge).toBeGreaterThanOrEqual(0);
+    expect(dailyAge).toBeLessThan(1);
+    expect(run.metrics.find((m) => m.name === "NewestBackupAgeHours")!.dimensions).toEqual({
+      service: "atlas-ops",
+      App: "shop",
+      Job: "verify-backup",
+      Kind: "daily",
+    });
+    expect(
+      run.metrics.filter((m) => m.name === "NewestBackupAgeHours" && m.dimensions.Kind === "monthly"),
+    ).toEqual([]);
+  });
+
+  it("fails naming the archive when its bytes no longer match the manifest", async () => {
+    const key = "daily/shop_backup_20250401_030000.tar.gz";
+    const original = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const bytes = Buffer.from(await original.Body!.transformToByteArray());
+    const damaged = Buffer.from(bytes);
+    damaged[Math.floor(damaged.length / 2)] ^= 0xff;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: damaged }));
+    try {
+      const run = await verify();
+      expect(run.error?.message).toMatch(
+        new RegExp(`1 of 3 backup\\(s\\) failed verification: s3://${bucket}/${key.replace(/\./g, "\\.")}: `),
+      );
+      expect(metricValue(run, "BackupVerified")).toBe(0);
+    } finally {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+    }
+  });
+
+  it("fails when the bucket holds no committed backup, or does not exist", async () => {
+    const empty = uniqueName("verify-empty");
+    await createBucket(empty);
+    const run = await verify({ BACKUP_BUCKET: empty });
+    expect(run.error?.message).toBe(`no committed backup found in s3://${empty}/`);
+    expect(metricValue(run, "BackupVerified")).toBe(0);
+    expect(await listKeys(s3, empty)).toEqual([]);
+
+    const missing = uniqueName("verify-missing");
+    const gone = await verify({ BACKUP_BUCKET: missing });
+    expect(gone.error?.message).toMatch(new RegExp(`s3://${missing}/.*NoSuchBucket`));
+    expect(metricValue(gone, "BackupVerified")).toBe(0);
+  });
+
+  it("rejects a bad VERIFY_MAX_AGE_HOURS naming the variable", async () => {
+    const run = await verify({ VERIFY_MAX_AGE_HOURS: "0" });
+    expect(run.error?.message).toBe("environment variable VERIFY_MAX_AGE_HOURS must be at least 1 (got 0)");
+  });
+});

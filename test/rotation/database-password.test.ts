@@ -1,0 +1,162 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { captureOutput, metricValues, type CapturedOutput } from "./captured-output";
+import { startDatabaseFixture, type DatabaseFixture } from "./database-fixture";
+
+let fx: DatabaseFixture;
+let output: CapturedOutput | undefined;
+
+beforeAll(async () => {
+  fx = await startDatabaseFixture();
+});
+afterAll(async () => {
+  await fx?.close();
+});
+afterEach(() => {
+  output?.stop();
+  output = undefined;
+});
+
+const passwordOf = (secret: string): string => (JSON.parse(secret) as { password: string }).password;
+const usernameOf = (secret: string): string => (JSON.parse(secret) as { username: string }).username;
+
+describe("rotate-mongodb-password, single-user, through the Atlas Admin API (fake) on FerretDB/PostgreSQL", () => {
+  it("with an API key (HTTP Digest): the new password logs in, the old one stops working", async () => {
+    const handler = await fx.loadHandler({
+      ROTATION_STRATEGY: "single-user",
+      ATLAS_ADMIN_SECRET_ID: fx.apiKeySecretId,
+    });
+    const { arn, username, initial } = await fx.newDatabaseSecret("single");
+    const before = await fx.service.value(arn, "AWSCURRENT");
+    expect(await fx.logsIn(before)).toBe(true);
+    fx.atlas.requests.length = 0;
+
+    output = captureOutput();
+    const token = await fx.service.rotate(handler, arn);
+    output.stop();
+
+    const current = await fx.service.value(arn, "AWSCURRENT");
+    expect(usernameOf(current)).toBe(username);
+    expect(passwordOf(current)).not.toBe(initial);
+    expect(passwordOf(current)).toMatch(/^[A-Za-z0-9._-]{32}$/);
+    expect(await fx.service.versionsWith(arn, "AWSCURRENT")).toEqual([token]);
+    expect(await fx.logsIn(current)).toBe(true);
+    // FerretDB may keep serving a pool opened with the old password: PostgreSQL itself must refuse it.
+    expect(await fx.users.passwordWorks(username, initial)).toBe(false);
+    expect(await fx.users.passwordWorks(username, passwordOf(current))).toBe(true);
+
+    const patches = fx.atlas.requests.filter((request) => request.method === "PATCH");
+    // The first try draws the Digest challenge (401), the second answers it.
+    expect(patches).toEqual([
+      {
+        method: "PATCH",
+        path: `/api/atlas/v2/groups/${fx.projectId}/databaseUsers/admin/${username}`,
+        status: 401,
+        auth: "none",
+      },
+      {
+        method: "PATCH",
+        path: `/api/atlas/v2/groups/${fx.projectId}/databaseUsers/admin/${username}`,
+        status: 200,
+        auth: "digest",
+      },
+    ]);
+    expect(metricValues(output, "RotationSucceeded")).toEqual([
+      { secretName: expect.stringContaining("-db-single-"), value: 1 },
+    ]);
+    const text = output.text();
+    for (const secret of [initial, passwordOf(current)]) expect(text).not.toContain(secret);
+  });
+
+  it("with a service account (OAuth client credentials), and setSecret skips when the password is already set", async () => {
+    const handler = await fx.loadHandler({ ATLAS_ADMIN_SECRET_ID: fx.serviceAccountSecretId });
+    const { arn } = await fx.newDatabaseSecret("oauth");
+    fx.atlas.requests.length = 0;
+    const token = await fx.service.startRotation(arn);
+    await fx.service.step(handler, "createSecret", arn, token);
+    await fx.service.step(handler, "setSecret", arn, token);
+    await fx.service.step(handler, "setSecret", arn, token);
+    await fx.service.runSteps(handler, arn, token);
+    expect(await fx.logsIn(await fx.service.value(arn, "AWSCURRENT"))).toBe(true);
+    expect(fx.atlas.requests.filter((request) => request.method === "PATCH")).toEqual([
+      expect.objectContaining({ status: 200, auth: "bearer" }),
+    ]);
+    expect(fx.atlas.requests[0]).toMatchObject({ method: "POST", path: "/api/oauth/token", status: 200 });
+  });
+});
+
+describe("rotate-mongodb-password, alternating-users", () => {
+  it("creates the clone with the user's roles; current and pending both log in throughout", async () => {
+    const handler = await fx.loadHandler({ ROTATION_STRATEGY: "alternating-users" });
+    const { arn, username } = await fx.newDatabaseSecret("alt");
+    const first = await fx.service.value(arn, "AWSCURRENT");
+
+    const token = await fx.service.startRotation(arn);
+    await fx.service.step(handler, "createSecret", arn, token);
+    await fx.service.step(handler, "setSecret", arn, token);
+    const pending = await fx.service.value(arn, "AWSPENDING", token);
+    expect(usernameOf(pending)).toBe(`${username}_clone`);
+    expect(fx.atlas.users.get(`${username}_clone`)?.roles).toEqual(fx.atlas.users.get(username)?.roles);
+    expect(await fx.logsIn(first)).toBe(true);
+    expect(await fx.logsIn(pending)).toBe(true);
+    await fx.service.runSteps(handler, arn, token);
+    expect(await fx.service.value(arn, "AWSCURRENT")).toBe(pending);
+    expect(await fx.logsIn(first)).toBe(true);
+
+    // The second rotation gives the original user a new password; the clone (now AWSPREVIOUS) keeps working.
+    await fx.service.rotate(handler, arn);
+    const third = await fx.service.value(arn, "AWSCURRENT");
+    expect(usernameOf(third)).toBe(username);
+    expect(passwordOf(third)).not.toBe(passwordOf(first));
+    expect(await fx.logsIn(third)).toBe(true);
+    expect(await fx.logsIn(pending)).toBe(true);
+    expect(await fx.users.passwordWorks(username, passwordOf(first))).toBe(false);
+    expect(await fx.users.passwordWorks(`${username}_clone`, passwordOf(pending))).toBe(true);
+  });
+});
+
+describe("rotate-mongodb-password bad input", () => {
+  it("names the missing admin secret, the rejected credentials and the unknown project", async () => {
+    output = captureOutput();
+    const { arn } = await fx.newDatabaseSecret("bad");
+    const missing = await fx.loadHandler({ ATLAS_ADMIN_SECRET_ID: `rotation-${fx.run}-absent` });
+    const token = await fx.service.startRotation(arn);
+    await expect(fx.service.step(missing, "createSecret", arn, token)).rejects.toThrow(
+      `cannot read secret rotation-${fx.run}-absent named by ATLAS_ADMIN_SECRET_ID`,
+    );
+
+    const wrongKey = await fx.service.createPlainSecret(
+      `rotation-${fx.run}-wrong-key`,
+      JSON.stringify({ publicKey: "rotationpub", privateKey: "not-the-key" }),
+    );
+    const rejected = await fx.loadHandler({ ATLAS_ADMIN_SECRET_ID: wrongKey });
+    await fx.service.step(rejected, "createSecret", arn, token);
+    await expect(fx.service.step(rejected, "setSecret", arn, token)).rejects.toThrow(
+      `Atlas rejected the credentials from secret ${wrongKey} (401)`,
+    );
+
+    const otherProject = await fx.loadHandler({ ATLAS_PROJECT_ID: "0123456789abcdef01234567" });
+    await expect(fx.service.step(otherProject, "setSecret", arn, token)).rejects.toThrow(
+      "not found in project 0123456789abcdef01234567 (404",
+    );
+
+    // A 429 is retried after a back-off, then the rotation completes.
+    const handler = await fx.loadHandler({});
+    fx.atlas.failNext(429, { method: "PATCH" });
+    fx.atlas.requests.length = 0;
+    await fx.service.runSteps(handler, arn, token);
+    expect(
+      fx.atlas.requests.filter((request) => request.method === "PATCH").map((request) => request.status),
+    ).toEqual([401, 429, 401, 200]);
+
+    const malformed = await fx.service.createRotatingSecret(
+      `rotation-${fx.run}-db-malformed`,
+      '{"username": 1}',
+    );
+    await expect(
+      fx.service.step(handler, "createSecret", malformed, await fx.service.startRotation(malformed)),
+    ).rejects.toThrow(`secret ${malformed} lacks the string field "username"`);
+    output.stop();
+    expect(metricValues(output, "RotationStepFailed")).toHaveLength(4);
+    expect(output.text()).not.toContain(passwordOf(await fx.service.value(arn, "AWSCURRENT")));
+  });
+});
