@@ -105,8 +105,18 @@ export class ConfigError extends Error {
 export type ConfigLookup = (key: string) => string | undefined;
 
 /** Parses and validates the stack configuration, reporting every bad key at once. */
-export function parseConfig(lookup: ConfigLookup, awsRegion: string): AtlasOpsConfig {
+export function parseConfig(
+  rawLookup: ConfigLookup,
+  awsRegion: string,
+  /** Keys present in the stack file; any the program does not read is reported as unknown (a typo). */
+  presentKeys: string[] = [],
+): AtlasOpsConfig {
   const problems: string[] = [];
+  const requested = new Set<string>();
+  const lookup: ConfigLookup = (key) => {
+    requested.add(key);
+    return rawLookup(key);
+  };
   const fail = (key: string, rule: string) => problems.push(`atlas-ops:${key}: ${rule}`);
   const check = (key: string, error: string | undefined) => (error ? fail(key, error) : undefined);
 
@@ -366,6 +376,9 @@ export function parseConfig(lookup: ConfigLookup, awsRegion: string): AtlasOpsCo
     newDocumentsCollections: optionalText("newDocumentsCollections"),
     logRetentionDays,
   };
+  for (const key of presentKeys) {
+    if (!requested.has(key)) fail(key, "is not a setting of this stack (misspelled?)");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
@@ -376,5 +389,8 @@ export function readConfig(): AtlasOpsConfig {
   const awsRegion = new pulumi.Config("aws").get("region") ?? process.env.AWS_REGION;
   if (!awsRegion)
     throw new ConfigError(["aws:region: is required (pulumi config set aws:region eu-central-1)"]);
-  return parseConfig((key) => config.get(key), awsRegion);
+  const presentKeys = Object.keys(pulumi.runtime.allConfig())
+    .filter((key) => key.startsWith("atlas-ops:"))
+    .map((key) => key.slice("atlas-ops:".length));
+  return parseConfig((key) => config.get(key), awsRegion, presentKeys);
 }

@@ -30,7 +30,9 @@ function formatResult(result: RestoreTestResult): string {
     const state = check.problem ? `FAILED: ${check.problem}` : "ok";
     lines.push(`  ${check.namespace}: ${check.documents}/${check.expectedDocuments} documents, ${state}`);
   }
-  lines.push(`scratch databases ${result.scratchDropped ? "dropped" : "NOT dropped"}: ${result.scratchDatabases.join(", ")}`);
+  lines.push(
+    `scratch databases ${result.scratchDropped ? "dropped" : "NOT dropped"}: ${result.scratchDatabases.join(", ")}`,
+  );
   lines.push(result.ok ? "RESTORE TEST PASSED" : `RESTORE TEST FAILED: ${result.reason}`);
   return lines.join("\n");
 }
@@ -56,7 +58,8 @@ export function registerRestoreTestCommand(program: Command): void {
       if (!BACKUP_KINDS.includes(options.kind as BackupKind)) {
         throw new UsageError(`--kind must be one of ${BACKUP_KINDS.join(", ")}, not "${options.kind}"`);
       }
-      if (!options.uri) throw new UsageError("--uri (or RESTORE_TEST_MONGODB_URI) is required: the scratch server");
+      if (!options.uri)
+        throw new UsageError("--uri (or RESTORE_TEST_MONGODB_URI) is required: the scratch server");
       const target = usage(() => resolveTarget(targetUrl));
       let result: RestoreTestResult;
       try {
@@ -74,7 +77,9 @@ export function registerRestoreTestCommand(program: Command): void {
         throw error;
       }
       const { restore: _restore, ...printable } = result;
-      process.stdout.write(options.json ? `${JSON.stringify(printable, null, 2)}\n` : `${formatResult(result)}\n`);
+      process.stdout.write(
+        options.json ? `${JSON.stringify(printable, null, 2)}\n` : `${formatResult(result)}\n`,
+      );
       if (!result.ok) process.exitCode = EXIT_FAILED;
     });
 }

@@ -17,6 +17,7 @@ interface RestoreCommandOptions {
   nsTo: string[];
   drop?: boolean;
   dryRun?: boolean;
+  verify?: boolean;
   json?: boolean;
   parallelism: string;
 }
@@ -51,12 +52,23 @@ export function registerRestoreCommand(program: Command): void {
     )
     .argument("<archive-url>", "s3://BUCKET/PREFIX/daily/NAME.tar.gz, file:///path/NAME.tar.gz or a path")
     .addOption(new Option("--uri <uri>", "target connection string").env("MONGODB_URI"))
-    .option("--nsInclude <pattern>", "restore only matching namespaces (db.collection, * wildcard; repeatable)", collect, [])
+    .option(
+      "--nsInclude <pattern>",
+      "restore only matching namespaces (db.collection, * wildcard; repeatable)",
+      collect,
+      [],
+    )
     .option("--nsExclude <pattern>", "skip matching namespaces (repeatable)", collect, [])
-    .option("--nsFrom <pattern>", "rename: source pattern (* or $var$; pairs with --nsTo; repeatable)", collect, [])
+    .option(
+      "--nsFrom <pattern>",
+      "rename: source pattern (* or $var$; pairs with --nsTo; repeatable)",
+      collect,
+      [],
+    )
     .option("--nsTo <pattern>", "rename: target pattern", collect, [])
     .option("--drop", "drop each collection being restored (and only those) before restoring it")
     .option("--dry-run", "read and check the whole archive, list what would be written, write nothing")
+    .option("--verify", "afterwards, read every restored collection back and compare it with the manifest")
     .option("--json", "print the report as JSON")
     .option("--parallelism <n>", "insert commands in flight at once", "4")
     .action(async (archiveUrl: string, options: RestoreCommandOptions) => {
@@ -84,14 +96,21 @@ export function registerRestoreCommand(program: Command): void {
           selection,
           drop: options.drop ?? false,
           dryRun: options.dryRun ?? false,
+          verify: options.verify ?? false,
           parallelism,
           onProgress: options.json ? undefined : terminalProgress("restoring"),
         });
         if (!options.json) endProgressLine();
         const { manifest: _manifest, ...printable } = report;
-        process.stdout.write(
-          options.json ? `${JSON.stringify(printable, null, 2)}\n` : `${formatRestoreReport(report)}\n`,
-        );
+        if (options.json) process.stdout.write(`${JSON.stringify(printable, null, 2)}\n`);
+        else {
+          process.stdout.write(`${formatRestoreReport(report)}\n`);
+          if (report.checks && report.ok) {
+            process.stdout.write(
+              `verified ${report.checks.length} collections against the manifest: counts, digests, indexes\n`,
+            );
+          }
+        }
         if (!report.ok) process.exitCode = EXIT_FAILED;
       } finally {
         await client?.close();

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { MongoClient } from "mongodb";
@@ -87,10 +87,10 @@ describe("atlas-ops backup / list / verify", () => {
     // The same archive with its sidecar, but one byte changed near the end of the compressed stream.
     const path = new URL(result.archive).pathname;
     const bytes = await readFile(path);
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 10) ^ 0xff, bytes.length - 10);
     const broken = join(work, "broken", "weekly", "x.tar.gz");
     await rm(join(work, "broken"), { recursive: true, force: true });
-    await (await import("node:fs/promises")).mkdir(join(work, "broken", "weekly"), { recursive: true });
+    await mkdir(join(work, "broken", "weekly"), { recursive: true });
     await writeFile(broken, bytes);
     await writeFile(`${broken}.manifest.json`, await readFile(`${path}.manifest.json`));
     const bad = await cli("verify", broken);

@@ -34,14 +34,19 @@ beforeAll(async () => {
   client = await connectMongo(testEnv().mongodbUri, { appName: "atlas-ops/test-restore-cli" });
   seed = await seedDatabases(client, { prefix, orders: 200 });
   dir = await mkdtemp(join(tmpdir(), "atlas-ops-restore-cli-"));
-  const backup = await runBackup({ uri: testEnv().mongodbUri, target: new FileTarget(dir), databases: seed.databases });
+  const backup = await runBackup({
+    uri: testEnv().mongodbUri,
+    target: new FileTarget(dir),
+    databases: seed.databases,
+  });
   archive = join(dir, "daily", `${backup.name}.tar.gz`);
 });
 
 afterAll(async () => {
   const { databases } = await client.db("admin").command({ listDatabases: 1, nameOnly: true });
   for (const { name } of databases as { name: string }[]) {
-    if (name.startsWith(prefix) || name.startsWith(`restoretest_${prefix}`)) await client.db(name).dropDatabase();
+    if (name.startsWith(prefix) || name.startsWith(`restoretest_${prefix}`))
+      await client.db(name).dropDatabase();
   }
   await client.close();
   await rm(dir, { recursive: true, force: true });
@@ -67,16 +72,32 @@ describe("atlas-ops restore", () => {
   });
 
   it("--dry-run lists what would be written and writes nothing", async () => {
-    const { code, stdout } = await atlasOps("restore", archive, "--dry-run", "--uri", testEnv().mongodbUri, ...copyTo("dry"));
+    const { code, stdout } = await atlasOps(
+      "restore",
+      archive,
+      "--dry-run",
+      "--uri",
+      testEnv().mongodbUri,
+      ...copyTo("dry"),
+    );
     expect(code).toBe(0);
     expect(stdout).toContain(`${prefix}_a.orders -> ${prefix}_dry_a.orders: 200 documents`);
     expect(stdout).toMatch(/would restore \d+ documents/);
     const { databases } = await client.db("admin").command({ listDatabases: 1, nameOnly: true });
-    expect((databases as { name: string }[]).some(({ name }) => name.startsWith(`${prefix}_dry`))).toBe(false);
+    expect((databases as { name: string }[]).some(({ name }) => name.startsWith(`${prefix}_dry`))).toBe(
+      false,
+    );
   });
 
   it("restores, refuses a second time with exit 1 and the namespaces, then replaces with --drop", async () => {
-    const first = await atlasOps("restore", archive, "--uri", testEnv().mongodbUri, ...copyTo("cli"), "--json");
+    const first = await atlasOps(
+      "restore",
+      archive,
+      "--uri",
+      testEnv().mongodbUri,
+      ...copyTo("cli"),
+      "--json",
+    );
     expect(first.code).toBe(0);
     const report = JSON.parse(first.stdout);
     expect(report.ok).toBe(true);
@@ -87,10 +108,22 @@ describe("atlas-ops restore", () => {
     expect(second.stdout).toContain("target namespaces already holding data");
     expect(second.stdout).toContain(`${prefix}_cli_a.orders`);
 
-    await client.db(`${prefix}_cli_a`).collection("orders").deleteMany({ number: { $lt: "ORD-00000100" } });
-    const third = await atlasOps("restore", archive, "--uri", testEnv().mongodbUri, ...copyTo("cli"), "--drop",
-      `--nsInclude=${prefix}_a.orders`);
+    await client
+      .db(`${prefix}_cli_a`)
+      .collection("orders")
+      .deleteMany({ number: { $lt: "ORD-00000100" } });
+    const third = await atlasOps(
+      "restore",
+      archive,
+      "--uri",
+      testEnv().mongodbUri,
+      ...copyTo("cli"),
+      "--drop",
+      `--nsInclude=${prefix}_a.orders`,
+      "--verify",
+    );
     expect(third.code).toBe(0);
+    expect(third.stdout).toContain("verified 1 collections against the manifest");
     expect(await client.db(`${prefix}_cli_a`).collection("orders").countDocuments()).toBe(200);
   });
 });

@@ -107,14 +107,18 @@ describe("a failed backup leaves nothing that looks good", () => {
     const error = await runBackup({
       uri: `mongodb://backup:s3cr3t-pw@127.0.0.1:${port}/?serverSelectionTimeoutMS=1000`,
       target: new FileTarget(join(work, "target-unreachable")),
-    }).catch((e: Error) => e);
+    }).then(
+      () => new Error("backup unexpectedly succeeded"),
+      (e: Error) => e,
+    );
     expect(error?.message).toMatch(/cannot connect to mongodb:\/\/backup:\*\*\*@127\.0\.0\.1/);
     expect(error?.message).not.toContain("s3cr3t-pw");
   });
 
   it("says the credentials are wrong, without the password", async () => {
     const uri = env.mongodbAuthUri.replace(/:\/\/([^:]+):[^@]+@/, "://$1:wrong-pw-123@");
-    const error = await runBackup({ uri, target: new FileTarget(join(work, "target-auth")) }).catch(
+    const error = await runBackup({ uri, target: new FileTarget(join(work, "target-auth")) }).then(
+      () => new Error("backup unexpectedly succeeded"),
       (e: Error) => e,
     );
     expect(error?.message).toMatch(/authentication failed/);

@@ -125,8 +125,15 @@ describe("backup restored by the stock tools", () => {
         expect(indexSummary(indexes), `${name} indexes`).toEqual(before.get(name)!.indexes);
       }
     }
-    const events = await source.db(seed.databases[0]!).listCollections({ name: "events" }).toArray();
-    expect(events[0]?.options).toMatchObject({ capped: true, size: 1024 * 1024, max: 1000 });
+    const events = await source
+      .db(seed.databases[0]!)
+      .listCollections({ name: "events" }, { nameOnly: false })
+      .toArray();
+    expect((events[0] as { options?: Document } | undefined)?.options).toMatchObject({
+      capped: true,
+      size: 1024 * 1024,
+      max: 1000,
+    });
   });
 
   it("reads back through the archive reader with metadata first and the manifest last", async () => {

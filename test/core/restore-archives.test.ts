@@ -65,7 +65,13 @@ const renameTo = (tag: string) =>
 async function dumpDirectoryTar(name: string, gzip: boolean): Promise<string> {
   const out = join(work, name);
   for (const db of seed.databases) {
-    await run(testEnv().mongodump, [`--uri=${testEnv().mongodbUri}`, `--db=${db}`, `--out=${out}`, "--quiet", ...(gzip ? ["--gzip"] : [])]);
+    await run(testEnv().mongodump, [
+      `--uri=${testEnv().mongodbUri}`,
+      `--db=${db}`,
+      `--out=${out}`,
+      "--quiet",
+      ...(gzip ? ["--gzip"] : []),
+    ]);
   }
   const archive = join(work, `${name}.tar.gz`);
   await run("tar", ["-czf", archive, "-C", work, name]);
@@ -100,14 +106,22 @@ describe("restoring stock mongodump archives", () => {
 
   it("restores a tar.gz of a mongodump --gzip directory", async () => {
     const archive = await dumpDirectoryTar("gzipped", true);
-    const report = await restoreArchive(resolveArchive(`file://${archive}`), client, { selection: renameTo("gz") });
+    const report = await restoreArchive(resolveArchive(`file://${archive}`), client, {
+      selection: renameTo("gz"),
+    });
     expect(report.failure).toBeUndefined();
     await expectEqualToSource("gz");
   });
 
   it("restores a mongodump --archive --gzip", async () => {
     const archive = join(work, "dump.archive.gz");
-    await run(testEnv().mongodump, [`--uri=${testEnv().mongodbUri}`, `--db=${prefix}_a`, `--archive=${archive}`, "--gzip", "--quiet"]);
+    await run(testEnv().mongodump, [
+      `--uri=${testEnv().mongodbUri}`,
+      `--db=${prefix}_a`,
+      `--archive=${archive}`,
+      "--gzip",
+      "--quiet",
+    ]);
     const report = await restoreArchive(resolveArchive(archive), client, { selection: renameTo("arch") });
     expect(report.failure).toBeUndefined();
     expect(report.format).toBe("mongodump-archive");
@@ -135,9 +149,14 @@ describe("restoring stock mongodump archives", () => {
   it("refuses a target holding data before writing anything, even without a manifest", async () => {
     const archive = join(work, "plain.tar.gz");
     // A first restore into tag "again" fills the targets; a second one must refuse and write nothing.
-    expect((await restoreArchive(resolveArchive(archive), client, { selection: renameTo("again") })).ok).toBe(true);
+    expect((await restoreArchive(resolveArchive(archive), client, { selection: renameTo("again") })).ok).toBe(
+      true,
+    );
     await client.db(`${prefix}_again_b`).collection("users").deleteMany({});
-    await client.db(`${prefix}_again_a`).collection("types").insertOne({ _id: "extra" as never });
+    await client
+      .db(`${prefix}_again_a`)
+      .collection("types")
+      .insertOne({ _id: "extra" as never });
     const report = await restoreArchive(resolveArchive(archive), client, { selection: renameTo("again") });
     expect(report.ok).toBe(false);
     expect(report.conflicts).toContain(`${prefix}_again_a.types`);
@@ -184,7 +203,10 @@ describe("broken archives", () => {
     const tar = gunzipSync(await readFile(join(work, "plain.tar.gz")));
     const truncated = join(work, "truncated.tar.gz");
     await writeFile(truncated, gzipSync(tar.subarray(0, Math.floor(tar.length * 0.6))));
-    const report = await restoreArchive(resolveArchive(truncated), client, { selection: renameTo("cut"), drop: true });
+    const report = await restoreArchive(resolveArchive(truncated), client, {
+      selection: renameTo("cut"),
+      drop: true,
+    });
     expect(report.ok).toBe(false);
     expect(report.failure?.message).toMatch(/truncated|end/i);
     expect(report.failure?.where).toBeTruthy();
@@ -195,20 +217,26 @@ describe("broken archives", () => {
     for (const ns of completed) {
       const sourceDb = ns.source.split(".")[0]!;
       const collection = ns.source.slice(sourceDb.length + 1);
-      expect(await rawById(ns.target.split(".")[0]!, collection), ns.target).toEqual(await rawById(sourceDb, collection));
+      expect(await rawById(ns.target.split(".")[0]!, collection), ns.target).toEqual(
+        await rawById(sourceDb, collection),
+      );
     }
     // Namespaces after the cut never reached the target.
     const reported = new Set(report.namespaces.map((ns) => ns.source));
     for (const ns of seed.namespaces.filter((seeded) => !reported.has(`${seeded.db}.${seeded.collection}`))) {
       const db = ns.db.replace(prefix, `${prefix}_cut`);
-      expect(await client.db(db).listCollections({ name: ns.collection }).toArray(), `${db}.${ns.collection}`).toEqual([]);
+      expect(
+        await client.db(db).listCollections({ name: ns.collection }).toArray(),
+        `${db}.${ns.collection}`,
+      ).toEqual([]);
     }
   });
 
   it("a corrupted archive: nothing is written and the report says which file", async () => {
     const good = await readFile(join(work, "plain.tar.gz"));
     const corrupted = Buffer.from(good);
-    for (let i = Math.floor(corrupted.length / 2); i < Math.floor(corrupted.length / 2) + 64; i += 1) corrupted[i] = corrupted[i]! ^ 0xff;
+    for (let i = Math.floor(corrupted.length / 2); i < Math.floor(corrupted.length / 2) + 64; i += 1)
+      corrupted[i] = corrupted[i]! ^ 0xff;
     const path = join(work, "corrupted.tar.gz");
     await writeFile(path, corrupted);
     expect((await stat(path)).size).toBe(good.length);
@@ -218,6 +246,8 @@ describe("broken archives", () => {
     // Without --drop the planning pass reads the whole archive first: a broken one leaves the target untouched.
     expect(report.namespaces.every((ns) => ns.status === "untouched")).toBe(true);
     const { databases } = await client.db("admin").command({ listDatabases: 1, nameOnly: true });
-    expect((databases as { name: string }[]).filter(({ name }) => name.startsWith(`${prefix}_bad`))).toEqual([]);
+    expect((databases as { name: string }[]).filter(({ name }) => name.startsWith(`${prefix}_bad`))).toEqual(
+      [],
+    );
   });
 });

@@ -13,7 +13,8 @@ import { testEnv, uniqueName } from "../support/env";
  */
 let client: MongoClient;
 
-const bson = (document: Document): Buffer => Buffer.from(BSON.serialize(document, { ignoreUndefined: false }));
+const bson = (document: Document): Buffer =>
+  Buffer.from(BSON.serialize(document, { ignoreUndefined: false }));
 let ferret: boolean;
 const prefix = uniqueName("rse");
 
@@ -81,7 +82,10 @@ afterAll(async () => {
 
 describe("restoreEvents", () => {
   it("restores every seeded collection with the same bytes, options and indexes", async () => {
-    const selection = new NamespaceSelection({ renameFrom: [`${prefix}_*.*`], renameTo: [`${prefix}_copy_*.*`] });
+    const selection = new NamespaceSelection({
+      renameFrom: [`${prefix}_*.*`],
+      renameTo: [`${prefix}_copy_*.*`],
+    });
     const events = eventsOf(databaseEvents(`${prefix}_a`), databaseEvents(`${prefix}_b`));
     const report = await restoreEvents(events, client, { selection, batchDocuments: 50, parallelism: 3 });
     expect(report.failure).toBeUndefined();
@@ -89,17 +93,29 @@ describe("restoreEvents", () => {
     expect(report.namespaces.every((ns) => ns.status === "completed")).toBe(true);
 
     for (const ns of report.namespaces) {
-      const [sourceDb, sourceCollection] = [ns.source.split(".")[0]!, ns.source.slice(ns.source.indexOf(".") + 1)];
-      const [targetDb, targetCollection] = [ns.target.split(".")[0]!, ns.target.slice(ns.target.indexOf(".") + 1)];
+      const [sourceDb, sourceCollection] = [
+        ns.source.split(".")[0]!,
+        ns.source.slice(ns.source.indexOf(".") + 1),
+      ];
+      const [targetDb, targetCollection] = [
+        ns.target.split(".")[0]!,
+        ns.target.slice(ns.target.indexOf(".") + 1),
+      ];
       expect(await rawDocuments(targetDb, targetCollection), ns.source).toEqual(
         await rawDocuments(sourceDb, sourceCollection),
       );
-      const [sourceInfo] = (await client.db(sourceDb).listCollections({ name: sourceCollection }).toArray()) as Document[];
-      const [targetInfo] = (await client.db(targetDb).listCollections({ name: targetCollection }).toArray()) as Document[];
+      const [sourceInfo] = (await client
+        .db(sourceDb)
+        .listCollections({ name: sourceCollection })
+        .toArray()) as Document[];
+      const [targetInfo] = (await client
+        .db(targetDb)
+        .listCollections({ name: targetCollection })
+        .toArray()) as Document[];
       expect(targetInfo?.options, ns.source).toEqual(sourceInfo?.options);
-      expect(indexSummary(await client.db(targetDb).collection(targetCollection).listIndexes().toArray())).toEqual(
-        indexSummary(await client.db(sourceDb).collection(sourceCollection).listIndexes().toArray()),
-      );
+      expect(
+        indexSummary(await client.db(targetDb).collection(targetCollection).listIndexes().toArray()),
+      ).toEqual(indexSummary(await client.db(sourceDb).collection(sourceCollection).listIndexes().toArray()));
     }
     const orders = report.namespaces.find((ns) => ns.source === `${prefix}_a.orders`);
     expect(orders?.documents).toBe(300);
@@ -148,8 +164,14 @@ describe("safety", () => {
   }
 
   beforeAll(async () => {
-    await client.db(db()).collection("busy").insertOne({ _id: 1 as never, from: "target" });
-    await client.db(db()).collection("bystander").insertOne({ _id: 1 as never, from: "target" });
+    await client
+      .db(db())
+      .collection("busy")
+      .insertOne({ _id: 1 as never, from: "target" });
+    await client
+      .db(db())
+      .collection("bystander")
+      .insertOne({ _id: 1 as never, from: "target" });
   });
 
   it("refuses a namespace that already holds data, names it, and writes nothing when it knows the namespaces", async () => {
@@ -183,13 +205,20 @@ describe("safety", () => {
       { _id: 0, from: "archive" },
       { _id: 1, from: "archive" },
     ]);
-    expect(await client.db(db()).collection("bystander").find().toArray()).toEqual([{ _id: 1, from: "target" }]);
+    expect(await client.db(db()).collection("bystander").find().toArray()).toEqual([
+      { _id: 1, from: "target" },
+    ]);
   });
 
   it("reports completed, partial and untouched namespaces exactly when the archive breaks", async () => {
     async function* broken(): AsyncGenerator<ArchiveEvent> {
       yield* one("first", 5);
-      yield { type: "collection-metadata", db: db(), collection: "second", metadata: { options: {}, indexes: [] } };
+      yield {
+        type: "collection-metadata",
+        db: db(),
+        collection: "second",
+        metadata: { options: {}, indexes: [] },
+      };
       yield { type: "documents", db: db(), collection: "second", documents: [bson({ _id: 1 })] };
       throw new Error("unexpected end of gzip stream");
     }
@@ -208,9 +237,47 @@ describe("safety", () => {
     expect(await client.db(db()).collection("first").countDocuments()).toBe(5);
   });
 
+  it("names the index and the namespace when the server refuses an index, and builds the others", async () => {
+    async function* withBadIndex(): AsyncGenerator<ArchiveEvent> {
+      const indexes = [
+        { v: 2, key: { _id: 1 }, name: "_id_" },
+        { v: 2, key: { email: 1 }, name: "email_1", unique: true },
+        { v: 2, key: { a: "no-such-index-type" }, name: "bogus" },
+      ];
+      yield {
+        type: "collection-metadata",
+        db: db(),
+        collection: "indexed",
+        metadata: { options: {}, indexes },
+      };
+      yield {
+        type: "documents",
+        db: db(),
+        collection: "indexed",
+        documents: [bson({ _id: 1, email: "a@b.c" })],
+      };
+      yield { type: "collection-end", db: db(), collection: "indexed", documentCount: 1 };
+    }
+    const report = await restoreEvents(withBadIndex(), client);
+    expect(report.ok).toBe(false);
+    expect(report.failure?.where).toBe(`${db()}.indexed`);
+    expect(report.failure?.message).toContain('index "bogus" ({"a":"no-such-index-type"})');
+    expect(report.failure?.message).not.toContain("email_1");
+    const names = (await client.db(db()).collection("indexed").listIndexes().toArray()).map(
+      (index) => index.name,
+    );
+    expect(names.sort()).toEqual(["_id_", "email_1"]);
+    expect(report.namespaces[0]?.status).toBe("partial");
+  });
+
   it("stops on a document the server refuses and names the namespace", async () => {
     async function* duplicate(): AsyncGenerator<ArchiveEvent> {
-      yield { type: "collection-metadata", db: db(), collection: "dups", metadata: { options: {}, indexes: [] } };
+      yield {
+        type: "collection-metadata",
+        db: db(),
+        collection: "dups",
+        metadata: { options: {}, indexes: [] },
+      };
       const doc = bson({ _id: 7 });
       yield { type: "documents", db: db(), collection: "dups", documents: [doc, doc] };
       yield { type: "collection-end", db: db(), collection: "dups", documentCount: 2 };

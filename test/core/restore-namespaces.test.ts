@@ -29,7 +29,9 @@ describe("include and exclude patterns (mongorestore meaning)", () => {
   });
 
   it("refuses $ in include and exclude patterns", () => {
-    expect(() => new NamespaceMatcher(["db.$x$"], "--nsExclude")).toThrow(/--nsExclude "db.\$x\$": "\$" is not allowed/);
+    expect(() => new NamespaceMatcher(["db.$x$"], "--nsExclude")).toThrow(
+      /--nsExclude "db.\$x\$": "\$" is not allowed/,
+    );
   });
 });
 
@@ -81,7 +83,10 @@ describe("selection", () => {
   });
 
   it("selects everything by default and refuses a rename without a database", () => {
-    expect(new NamespaceSelection().target({ db: "a", collection: "b.c" })).toEqual({ db: "a", collection: "b.c" });
+    expect(new NamespaceSelection().target({ db: "a", collection: "b.c" })).toEqual({
+      db: "a",
+      collection: "b.c",
+    });
     const bad = new NamespaceSelection({ renameFrom: ["a.*"], renameTo: ["*"] });
     expect(() => bad.target({ db: "a", collection: "b" })).toThrow(/renaming a.b gives "b"/);
   });

@@ -26,7 +26,13 @@ async function databasesStartingWith(start: string): Promise<string[]> {
 }
 
 async function backupInto(target: FileTarget): Promise<BackupResult> {
-  return runBackup({ uri: testEnv().mongodbUri, target, app: "opendev", kind: "daily", databases: seed.databases });
+  return runBackup({
+    uri: testEnv().mongodbUri,
+    target,
+    app: "opendev",
+    kind: "daily",
+    databases: seed.databases,
+  });
 }
 
 beforeAll(async () => {
@@ -37,7 +43,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const name of [...(await databasesStartingWith(prefix)), ...(await databasesStartingWith(`restoretest_${prefix}`))]) {
+  for (const name of [
+    ...(await databasesStartingWith(prefix)),
+    ...(await databasesStartingWith(`restoretest_${prefix}`)),
+  ]) {
     await client.db(name).dropDatabase();
   }
   await client.close();
@@ -67,7 +76,7 @@ describe("runRestoreTest", () => {
     for (const check of result.collections) {
       expect(check.digestMatches, check.namespace).toBe(true);
       expect(check.missingIndexes, check.namespace).toEqual([]);
-      expect(check.scratch.startsWith(`restoretest_${prefix}`)).toBe(true);
+      expect(check.restored.startsWith(`restoretest_${prefix}`)).toBe(true);
     }
     expect(result.scratchDropped).toBe(true);
     expect(await databasesStartingWith(`restoretest_${prefix}`)).toEqual([]);
@@ -83,7 +92,12 @@ describe("runRestoreTest", () => {
     orders.documentsDigest = "0".repeat(63) + "1";
     await writeFile(sidecar, JSON.stringify(manifest));
 
-    const result = await runRestoreTest({ target, kind: "daily", scratchUri: testEnv().mongodbUri, production });
+    const result = await runRestoreTest({
+      target,
+      kind: "daily",
+      scratchUri: testEnv().mongodbUri,
+      production,
+    });
     expect(result.ok).toBe(false);
     expect(result.reason).toContain(`${prefix}_a.orders: documents digest differs from the manifest`);
     const failing = result.collections.filter((check) => check.problem).map((check) => check.namespace);
@@ -98,7 +112,12 @@ describe("runRestoreTest", () => {
     const archive = join(dir, "broken", "daily", `${broken.name}.tar.gz`);
     const bytes = await readFile(archive);
     await writeFile(archive, bytes.subarray(0, Math.floor(bytes.length * 0.7)));
-    const result = await runRestoreTest({ target, kind: "daily", scratchUri: testEnv().mongodbUri, production });
+    const result = await runRestoreTest({
+      target,
+      kind: "daily",
+      scratchUri: testEnv().mongodbUri,
+      production,
+    });
     expect(result.ok).toBe(false);
     expect(result.reason).toMatch(new RegExp(`^restore of ${broken.name} failed`));
     expect(result.scratchDropped).toBe(true);

@@ -1,5 +1,6 @@
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../infra/config";
+import { ConfigError, parseConfig, readConfig } from "../../infra/config";
 import {
   checkEmail,
   checkInstanceSize,
@@ -8,11 +9,11 @@ import {
   longestIntervalHours,
 } from "../../infra/config-rules";
 import { REGION } from "./mocks";
-import { prodStackValues, testConfig } from "./stack-config";
+import { prodStackValues, testConfig, testStackValues as testValues } from "./stack-config";
 
 function problemsOf(values: Record<string, string>): string[] {
   try {
-    parseConfig((key) => values[key], REGION);
+    parseConfig((key) => values[key], REGION, Object.keys(values));
   } catch (error) {
     if (error instanceof ConfigError) return error.problems;
     throw error;
@@ -182,6 +183,12 @@ describe("the stack configuration", () => {
     expect(config.network.mode).toBe("public-unsafe");
   });
 
+  it("reports a misspelled key instead of silently using the default", () => {
+    expect(problemsOf({ ...testValues(), retentionDaliyDays: "60" })).toEqual([
+      "atlas-ops:retentionDaliyDays: is not a setting of this stack (misspelled?)",
+    ]);
+  });
+
   it("reports every bad key at once", () => {
     const problems = problemsOf({
       ...testValues(),
@@ -193,12 +200,14 @@ describe("the stack configuration", () => {
   });
 });
 
-function testValues(): Record<string, string> {
-  return {
-    ...prodStackValues(),
-    atlasOrgId: "5f0c1a2b3c4d5e6f7a8b9c0d",
-    technicalContacts: '["ops@example.com"]',
-    securityContacts: '["security@example.com"]',
-    healthCheckUrl: "https://shop.example.com/api/health",
-  };
-}
+describe("reading the stack", () => {
+  it("reads atlas-ops:* and aws:region from the Pulumi engine's config and rejects unknown keys", () => {
+    const values = Object.fromEntries(Object.entries(testValues()).map(([k, v]) => [`atlas-ops:${k}`, v]));
+    pulumi.runtime.setAllConfig({ ...values, "aws:region": "eu-west-1" });
+    const config = readConfig();
+    expect(config.awsRegion).toBe("eu-west-1");
+    expect(config.atlas.regionName).toBe("EU_CENTRAL_1");
+    pulumi.runtime.setAllConfig({ ...values, "aws:region": "eu-west-1", "atlas-ops:timezone": "UTC" });
+    expect(() => readConfig()).toThrow("atlas-ops:timezone: is not a setting of this stack (misspelled?)");
+  });
+});

@@ -38,13 +38,28 @@ describe("network and storage options", () => {
     expect(violations).toHaveLength(1);
   });
 
-  it("object lock, cold storage, a prefix and app access CIDRs reach the bucket and the access list", async () => {
+  it("object lock, cold storage, a prefix, app access CIDRs and an ECS restart reach their resources", async () => {
     const { resources } = await runStack({
       objectLockMode: "COMPLIANCE",
       objectLockDays: "14",
       coldStorageAfterDays: "7",
       backupPrefix: "opendev/",
       atlasAppAccessCidrs: '["198.51.100.7/32"]',
+      restartMode: "ecs",
+      restartEcsCluster: "shop",
+      restartEcsServices: '["web"]',
+    });
+    const rotateApp = ofType(resources, "aws:iam/rolePolicy:RolePolicy").find(
+      (p) => p.name === "rotate-app-secret-policy",
+    );
+    const restart = JSON.parse(rotateApp?.inputs.policy).Statement.find(
+      (s: { Sid: string }) => s.Sid === "RestartApp",
+    );
+    expect(restart).toEqual({
+      Sid: "RestartApp",
+      Effect: "Allow",
+      Action: ["ecs:UpdateService", "ecs:DescribeServices"],
+      Resource: ["arn:aws:ecs:eu-central-1:123456789012:service/shop/web"],
     });
     expect(ofType(resources, "aws:s3/bucket:Bucket")[0]?.inputs.objectLockEnabled).toBe(true);
     expect(

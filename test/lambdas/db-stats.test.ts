@@ -19,22 +19,20 @@ beforeAll(async () => {
   const db = client.db(database);
   const now = Date.now();
   const old = (hours: number) => ObjectId.createFromTime(Math.floor((now - hours * HOUR) / 1000));
-  await db
-    .collection("orders")
-    .insertMany([
-      ...[1, 2, 3].map((n) => ({
-        _id: old(200 + n),
-        n,
-        createdAt: new Date(now - n * HOUR),
-        status: "paid",
-      })),
-      ...[4, 5, 6, 7].map((n) => ({
-        _id: old(200 + n),
-        n,
-        createdAt: new Date(now - (30 + n) * HOUR),
-        status: "paid",
-      })),
-    ]);
+  await db.collection("orders").insertMany([
+    ...[1, 2, 3].map((n) => ({
+      _id: old(200 + n),
+      n,
+      createdAt: new Date(now - n * HOUR),
+      status: "paid",
+    })),
+    ...[4, 5, 6, 7].map((n) => ({
+      _id: old(200 + n),
+      n,
+      createdAt: new Date(now - (30 + n) * HOUR),
+      status: "paid",
+    })),
+  ]);
   await db.collection("orders").createIndex({ status: 1 });
   await db.collection("users").insertMany([
     { _id: new ObjectId(), name: "new 1" },
@@ -133,6 +131,21 @@ describe("db-stats handler", () => {
     const second = await invoke(handler, {});
     expect(second.error).toBeUndefined();
     expect(metricValue(second, "Documents", { Database: database })).toBe(12);
+  });
+
+  it("reads the secret once per container (AWSCURRENT), not once per invocation", async () => {
+    const cached = uniqueName("db-stats/cached");
+    await createSecret(cached, credentialsFor(services.mongodbAuthUri, { database }));
+    const { handler, first } = await run({ MONGODB_SECRET_ID: cached });
+    expect(first.error).toBeUndefined();
+
+    // Were the secret read again, this value would fail the run.
+    await putSecretValue(cached, { username: "someone-else" });
+    const second = await invoke(handler, {});
+    expect(second.error).toBeUndefined();
+
+    const newContainer = await run({ MONGODB_SECRET_ID: cached });
+    expect(newContainer.first.error?.message).toMatch(/lacks the string field "password"/);
   });
 
   it("fails naming the secret when it is missing or malformed", async () => {

@@ -1,6 +1,9 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { S3Target } from "../../lambdas/adapters/s3-target";
+import { runBackup } from "../../lambdas/core/backup/backup";
+import { buildMongoUri } from "../../lambdas/core/mongo/credentials";
 import { testEnv, uniqueName } from "../support/env";
 import { createBucket, createSecret, credentialsFor } from "./support/aws";
 import { coldStart, invoke, metricValue, type Env } from "./support/invoke";
@@ -11,6 +14,7 @@ let client: MongoClient;
 let s3: S3Client;
 let database: string;
 let bucket: string;
+let databaseUri: string;
 
 beforeAll(async () => {
   database = uniqueName("verify").replace(/-/g, "_");
@@ -23,7 +27,9 @@ beforeAll(async () => {
     .collection("orders")
     .insertMany(Array.from({ length: 10 }, (_, n) => ({ n })));
   s3 = await createBucket(bucket);
-  await createSecret(secretId, credentialsFor(services.mongodbAuthUri, { database }));
+  const credentials = credentialsFor(services.mongodbAuthUri, { database });
+  await createSecret(secretId, credentials);
+  databaseUri = buildMongoUri(credentials as Parameters<typeof buildMongoUri>[0]);
   // Real backups made by the backup Lambda: two daily, one weekly.
   const backup = await coldStart("lambdas/backup/handler", {
     APP_NAME: "shop",
@@ -82,12 +88,44 @@ describe("verify-backup handler", () => {
     ).toEqual([]);
   });
 
+  it("verifies older archives only within VERIFY_MAX_AGE_HOURS, but always the newest of each kind", async () => {
+    const prefix = "window/";
+    const target = new S3Target({ bucket, prefix });
+    const tenDaysAgo = new Date(Date.now() - 240 * 3600_000);
+    await runBackup({
+      uri: databaseUri,
+      target,
+      app: "shop",
+      kind: "daily",
+      databases: [database],
+      now: () => tenDaysAgo,
+    });
+    const fresh = await runBackup({
+      uri: databaseUri,
+      target,
+      app: "shop",
+      kind: "daily",
+      databases: [database],
+    });
+    const urls = (run: Awaited<ReturnType<typeof verify>>) =>
+      (run.result as { verified: { url: string }[] }).verified.map((report) => report.url);
+
+    const weekWindow = await verify({ BACKUP_PREFIX: prefix });
+    expect(weekWindow.error).toBeUndefined();
+    expect(urls(weekWindow)).toEqual([fresh.archive]);
+
+    const wideWindow = await verify({ BACKUP_PREFIX: prefix, VERIFY_MAX_AGE_HOURS: "300" });
+    expect(urls(wideWindow)).toEqual([fresh.archive, expect.stringContaining("daily/shop_backup_")]);
+    expect(urls(wideWindow)[1]).not.toBe(fresh.archive);
+  });
+
   it("fails naming the archive when its bytes no longer match the manifest", async () => {
     const key = "daily/shop_backup_20250401_030000.tar.gz";
     const original = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const bytes = Buffer.from(await original.Body!.transformToByteArray());
     const damaged = Buffer.from(bytes);
-    damaged[Math.floor(damaged.length / 2)] ^= 0xff;
+    const middle = Math.floor(damaged.length / 2);
+    damaged[middle] = damaged[middle]! ^ 0xff;
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: damaged }));
     try {
       const run = await verify();

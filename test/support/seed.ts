@@ -173,7 +173,7 @@ export async function seedRandomCollection(
   const count = Math.ceil(bytes / documentBytes);
   const target = client.db(db).collection(collection);
   for (let start = 0; start < count; start += 500) {
-    const batch = [];
+    const batch: Document[] = [];
     for (let i = start; i < Math.min(count, start + 500); i += 1) {
       batch.push({ _id: new Int32(i), payload: new Binary(randomBytes(documentBytes - 40)) });
     }

@@ -1,9 +1,8 @@
-import type { MongoClient } from "mongodb";
-import { DocumentsDigest } from "../archive/documents-digest";
 import type { BackupKind, ManifestCollection } from "../archive/events";
+import { checkRestoredCollection, type CollectionCheck } from "../restore/verify-restored";
 import { connectMongo } from "../mongo/connect";
 import { restoreArchive, type ArchiveRestoreReport } from "../restore/restore-archive";
-import { formatNamespace, NamespaceSelection } from "../restore/namespaces";
+import { NamespaceSelection } from "../restore/namespaces";
 import type { BackupTarget } from "../targets/target";
 import { assertNotProduction, type ProductionDatabase } from "./production-guard";
 
@@ -18,17 +17,7 @@ export interface RestoreTestConfig {
   now?: () => Date;
 }
 
-export interface CollectionCheck {
-  /** Namespace in the backup. */
-  namespace: string;
-  /** Where it was restored. */
-  scratch: string;
-  expectedDocuments: number;
-  documents: number;
-  digestMatches: boolean;
-  missingIndexes: string[];
-  problem?: string;
-}
+export type { CollectionCheck };
 
 /** The outcome, shaped for metrics (RestoreTestSucceeded, RestoreDurationMs, RestoredBackupAgeHours, ...). */
 export interface RestoreTestResult {
@@ -108,7 +97,7 @@ export async function runRestoreTest(config: RestoreTestConfig): Promise<Restore
       const restored = report.namespaces.find((ns) => ns.source === `${entry.db}.${entry.collection}`);
       if (restored?.type === "view") continue;
       result.collections.push(
-        await checkCollection(client, entry, scratchOf(entry), restored?.indexes ?? []),
+        await checkRestoredCollection(client, entry, scratchOf(entry), restored?.indexes ?? []),
       );
     }
     result.verifyDurationMs = Date.now() - verifyStarted;
@@ -132,35 +121,4 @@ export async function runRestoreTest(config: RestoreTestConfig): Promise<Restore
     }
     await client.close();
   }
-}
-
-async function checkCollection(
-  client: MongoClient,
-  entry: ManifestCollection,
-  scratch: { db: string; collection: string },
-  expectedIndexes: string[],
-): Promise<CollectionCheck> {
-  const digest = new DocumentsDigest();
-  const collection = client.db(scratch.db).collection(scratch.collection);
-  for await (const raw of collection.find({}, { raw: true, batchSize: 10_000 })) {
-    digest.add(raw as unknown as Uint8Array);
-  }
-  const present = new Set((await collection.listIndexes().toArray()).map((index) => String(index.name)));
-  const check: CollectionCheck = {
-    namespace: `${entry.db}.${entry.collection}`,
-    scratch: formatNamespace(scratch),
-    expectedDocuments: entry.documents,
-    documents: digest.documents,
-    digestMatches: digest.hex() === entry.documentsDigest,
-    missingIndexes: expectedIndexes.filter((name) => !present.has(name)),
-  };
-  const problems: string[] = [];
-  if (check.documents !== check.expectedDocuments) {
-    problems.push(`${check.documents} documents restored, manifest says ${check.expectedDocuments}`);
-  } else if (!check.digestMatches) {
-    problems.push("documents digest differs from the manifest (same count, different content)");
-  }
-  if (check.missingIndexes.length > 0) problems.push(`missing indexes ${check.missingIndexes.join(", ")}`);
-  if (problems.length > 0) check.problem = problems.join(", ");
-  return check;
 }

@@ -58,6 +58,7 @@ interface NamespaceState {
   inFlight: Set<Promise<void>>;
   received: number;
   indexes: ReturnType<typeof indexesToBuild>;
+  hasValidator: boolean;
   /** Settles once the reader has moved past the namespace's end without error (its checks passed). */
   verified?: Deferred;
 }
@@ -187,7 +188,9 @@ export async function restoreEvents(
     const write = (async () => {
       try {
         await state.ready;
-        await insertRawDocuments(client.db(state.target.db), state.target.collection, batch);
+        await insertRawDocuments(client.db(state.target.db), state.target.collection, batch, {
+          bypassDocumentValidation: state.hasValidator,
+        });
         state.report.documents += batch.length;
         state.report.bytes += bytes;
         progress.documents += batch.length;
@@ -282,6 +285,7 @@ export async function restoreEvents(
             inFlight: new Set(),
             received: 0,
             indexes,
+            hasValidator: event.metadata.options.validator !== undefined,
           };
           state.ready = prepare(state, event.metadata);
           state.ready.catch(fail);

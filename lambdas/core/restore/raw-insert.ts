@@ -31,11 +31,14 @@ export class InsertError extends Error {
 /**
  * Sends one insert command with the raw documents and checks that every one was written. `ordered: false`
  * lets the server write the rest of a batch after one failure, and the caller still learns of the failure.
+ * Documents that were valid when backed up must come back even if a validator changed since: with
+ * `bypassDocumentValidation` the validator is not applied to them.
  */
 export async function insertRawDocuments(
   db: Db,
   collection: string,
   documents: readonly Buffer[],
+  options: { bypassDocumentValidation?: boolean } = {},
 ): Promise<void> {
   if (documents.length === 0) return;
   const sequence = new DocumentSequence("documents");
@@ -43,12 +46,9 @@ export async function insertRawDocuments(
   const namespace = `${db.databaseName}.${collection}`;
   let reply: Document;
   try {
-    reply = await db.command({
-      insert: collection,
-      documents: sequence,
-      ordered: false,
-      bypassDocumentValidation: true,
-    });
+    // Only asked for when the collection has a validator: the privilege is not part of readWrite.
+    const bypass = options.bypassDocumentValidation ? { bypassDocumentValidation: true } : {};
+    reply = await db.command({ insert: collection, documents: sequence, ordered: false, ...bypass });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     throw new InsertError(

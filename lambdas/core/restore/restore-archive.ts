@@ -6,6 +6,7 @@ import type { BackupTarget } from "../targets/target";
 import { restoreEvents, type RestoreOptions } from "./engine";
 import { parseNamespace, type Namespace } from "./namespaces";
 import type { RestoreReport } from "./report";
+import { checkRestoredCollection, type CollectionCheck } from "./verify-restored";
 
 export interface ArchiveLocation {
   target: BackupTarget;
@@ -16,11 +17,18 @@ export interface ArchiveLocation {
 export interface RestoreArchiveOptions extends Omit<RestoreOptions, "expectedNamespaces"> {
   /** Where the reader may spool entries met before their metadata (default the system's temp dir). */
   tempDir?: string;
+  /**
+   * After the restore, read every restored collection back and compare count, documents digest and indexes
+   * with the manifest (archives with a manifest only).
+   */
+  verify?: boolean;
 }
 
 export interface ArchiveRestoreReport extends RestoreReport {
   /** The archive's manifest (from its sidecar), when it has one. */
   manifest?: BackupManifest;
+  /** With `verify`: each restored collection read back and compared with the manifest. */
+  checks?: CollectionCheck[];
 }
 
 /**
@@ -64,8 +72,35 @@ export async function restoreArchive(
       ].map(parseNamespace);
     }
     const report = await restoreEvents(await read(), client, { ...options, expectedNamespaces: expected });
-    return { ...report, format, manifest, durationMs: Date.now() - started };
+    const result: ArchiveRestoreReport = { ...report, format, manifest };
+    if (options.verify && client && report.ok && !options.dryRun) await verifyRestored(client, result);
+    return { ...result, durationMs: Date.now() - started };
   } finally {
     for (const stream of streams) stream.destroy();
+  }
+}
+
+async function verifyRestored(client: MongoClient, report: ArchiveRestoreReport): Promise<void> {
+  if (!report.manifest) {
+    report.ok = false;
+    report.failure = {
+      message: "--verify needs the archive's manifest (a stock mongodump archive has none)",
+    };
+    return;
+  }
+  report.checks = [];
+  for (const entry of report.manifest.collections) {
+    const restored = report.namespaces.find((ns) => ns.source === `${entry.db}.${entry.collection}`);
+    if (!restored || restored.type === "view") continue;
+    const target = parseNamespace(restored.target);
+    report.checks.push(await checkRestoredCollection(client, entry, target, restored.indexes));
+  }
+  const problems = report.checks.filter((check) => check.problem);
+  if (problems.length > 0) {
+    report.ok = false;
+    report.failure = {
+      message: `restored data differs from the manifest: ${problems.map((c) => `${c.restored}: ${c.problem}`).join("; ")}`,
+      where: problems[0]!.restored,
+    };
   }
 }

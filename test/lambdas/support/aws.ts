@@ -7,6 +7,7 @@ import {
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import {
   CreateQueueCommand,
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SQSClient,
@@ -55,7 +56,7 @@ export async function createBucket(name: string): Promise<S3Client> {
 
 export interface TopicWithQueue {
   topicArn: string;
-  /** Messages published to the topic so far (waits up to `waitSeconds` for at least one). */
+  /** Messages published to the topic and not yet received (waits up to `waitSeconds` for at least one). */
   receive(waitSeconds?: number): Promise<{ Subject?: string; Message: string }[]>;
 }
 
@@ -72,13 +73,23 @@ export async function createTopicWithQueue(name: string): Promise<TopicWithQueue
   );
   return {
     topicArn: TopicArn!,
-    async receive(waitSeconds = 2) {
-      const output = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }),
-      );
-      return (output.Messages ?? []).map(
-        (message) => JSON.parse(message.Body!) as { Subject?: string; Message: string },
-      );
+    async receive(waitSeconds = 10) {
+      // Delivery through SNS to SQS is asynchronous: poll until something arrived or the wait is over.
+      const deadline = Date.now() + waitSeconds * 1000;
+      do {
+        const output = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+        );
+        if (output.Messages?.length) {
+          for (const message of output.Messages) {
+            await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle }));
+          }
+          return output.Messages.map(
+            (message) => JSON.parse(message.Body!) as { Subject?: string; Message: string },
+          );
+        }
+      } while (Date.now() < deadline);
+      return [];
     },
   };
 }
