@@ -52,7 +52,7 @@ describe("npm run demo: the whole system, end to end, on the local services", ()
     expect(output).toMatch(/\| {3}made: \d+, failed: \d+/);
     expect(output).toContain("|   last verification: passed");
     expect(output).toMatch(/\| {3}new in opendev\.orders: \d+/);
-    expect(output).toMatch(/\| {2}Restore test\n {2}\| {3}passed/);
+    expect(output).toMatch(/\| Restore test\n {2}\| {3}passed/);
     expect(output).toMatch(/drill passed in \d+ s/);
   });
 });

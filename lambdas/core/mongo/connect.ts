@@ -1,5 +1,5 @@
 import { MongoClient, type MongoClientOptions } from "mongodb";
-import { redactSecrets } from "./uri";
+import { parseMongoUri, redactSecrets } from "./uri";
 
 export interface ConnectOptions {
   /** Shown in the server's logs and currentOp, e.g. "atlas-ops/backup". */
@@ -14,12 +14,17 @@ export interface ConnectOptions {
  * with a clear error, and an error message that never carries the URI's password.
  */
 export async function connectMongo(uri: string, options: ConnectOptions = {}): Promise<MongoClient> {
-  const clientOptions: MongoClientOptions = {
-    appName: options.appName ?? "atlas-ops",
-    serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 15_000,
-    connectTimeoutMS: 10_000,
-    maxPoolSize: options.maxPoolSize ?? 8,
-  };
+  // The driver lets client options override the URI's, so defaults apply only where the URI is silent.
+  // URI option names are case-insensitive.
+  const inUri = new Set([...parseMongoUri(uri).options.keys()].map((key) => key.toLowerCase()));
+  const clientOptions: MongoClientOptions = { appName: options.appName ?? "atlas-ops" };
+  if (options.serverSelectionTimeoutMS !== undefined || !inUri.has("serverselectiontimeoutms")) {
+    clientOptions.serverSelectionTimeoutMS = options.serverSelectionTimeoutMS ?? 15_000;
+  }
+  if (!inUri.has("connecttimeoutms")) clientOptions.connectTimeoutMS = 10_000;
+  if (options.maxPoolSize !== undefined || !inUri.has("maxpoolsize")) {
+    clientOptions.maxPoolSize = options.maxPoolSize ?? 8;
+  }
   const client = new MongoClient(uri, clientOptions);
   try {
     await client.connect();
