@@ -1,6 +1,7 @@
 import type { AtlasOpsConfig, BackupKind } from "./config";
 import { longestIntervalHours } from "./config-rules";
-import { type JobName, jobDimensions, type JobSchedule, type ScheduledJobName } from "./jobs";
+import { metricDimensions } from "../lambdas/core/metrics-catalog";
+import type { JobName, JobSchedule, ScheduledJobName } from "./jobs";
 
 export const METRICS_NAMESPACE = "AtlasOps";
 export type AlarmTopic = "technical" | "security";
@@ -58,10 +59,11 @@ export interface MonitoredJob {
 
 export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmSpec[] {
   const app = config.appName;
+  // Through the metrics catalog: a metric or dimension set no handler emits fails here, not silently in AWS.
   const jobMetric = (job: JobName, metricName: string, extra: Record<string, string> = {}): MetricRef => ({
     namespace: METRICS_NAMESPACE,
     metricName,
-    dimensions: { ...jobDimensions(app, job), ...extra },
+    dimensions: metricDimensions(app, job, metricName, extra),
   });
   const specs: AlarmSpec[] = [];
   const isRotation = (job: JobName) => job.startsWith("rotate-");
@@ -219,19 +221,35 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
     });
   }
 
+  // The per-function aggregate (no SecretName): one alarm covers every secret the function rotates; the
+  // SecretName series and the log say which one.
   for (const job of ["rotate-app-secret", "rotate-mongodb-password"] as const) {
-    specs.push({
-      id: `${job}-failed`,
-      description: `${job}: a secret rotation failed; the secret keeps its previous value`,
-      topic: "security",
-      metric: { ...jobMetric(job, "RotationSucceeded"), statistic: "Minimum" },
-      period: 300,
-      evaluationPeriods: 1,
-      datapointsToAlarm: 1,
-      comparisonOperator: "LessThanThreshold",
-      threshold: 1,
-      treatMissingData: "notBreaching",
-    });
+    specs.push(
+      {
+        id: `${job}-failed`,
+        description: `${job}: a secret rotation step failed; the secret keeps its previous value (see the SecretName metric and the log group)`,
+        topic: "security",
+        metric: { ...jobMetric(job, "RotationSucceeded"), statistic: "Minimum" },
+        period: 300,
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        comparisonOperator: "LessThanThreshold",
+        threshold: 1,
+        treatMissingData: "notBreaching",
+      },
+      {
+        id: `${job}-step-failed`,
+        description: `${job}: a rotation step or the application restart after it failed (a failed restart leaves the app on the old value)`,
+        topic: "security",
+        metric: { ...jobMetric(job, "RotationStepFailed"), statistic: "Sum" },
+        period: 300,
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        threshold: 1,
+        treatMissingData: "notBreaching",
+      },
+    );
   }
 
   const diskBytes = config.atlas.diskSizeGb * 1024 ** 3;

@@ -1,6 +1,7 @@
 import { METRICS_NAMESPACE } from "./alarms";
 import type { AtlasOpsConfig } from "./config";
-import { type JobName, jobDimensions } from "./jobs";
+import { metricDimensions } from "../lambdas/core/metrics-catalog";
+import type { JobName } from "./jobs";
 
 type MetricLine = (string | Record<string, unknown>)[];
 
@@ -18,7 +19,7 @@ function jobMetric(
   extra: Record<string, string> = {},
   options = {},
 ) {
-  const dims = { ...jobDimensions(app, job), ...extra };
+  const dims = metricDimensions(app, job, name, extra);
   const line: MetricLine = [METRICS_NAMESPACE, name, ...Object.entries(dims).flat()];
   return Object.keys(options).length > 0 ? [...line, options] : line;
 }

@@ -72,10 +72,8 @@ export function jobSchedules(config: AtlasOpsConfig): JobSchedule[] {
   ];
 }
 
-/** The metric dimensions every job emits (see lambdas/adapters/observability.ts). */
-export function jobDimensions(appName: string, job: JobName): Record<string, string> {
-  return { service: "atlas-ops", App: appName, Job: job };
-}
+/** The metric dimensions every job emits: one definition, shared with the handlers. */
+export { jobDimensions } from "../lambdas/core/metrics-catalog";
 
 /** Function and queue names are fixed by app and job, so alarms and IAM can name them before they exist. */
 export function jobFunctionName(appName: string, job: JobName): string {

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { buildMongoUri } from "../lambdas/core/mongo/credentials";
+import type { SecretRestart } from "../lambdas/core/rotation/rotation-steps";
 import { AtlasDatabase, type AtlasUser } from "./atlas-database";
 import { BackupStorage } from "./backup-storage";
 import type { AtlasOpsConfig } from "./config";
@@ -59,11 +60,12 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
   const storage = new BackupStorage("backups", { config });
 
   // Secrets: initial values go from the generators straight into secret versions.
-  const credentialsSecret = (key: string, user: AtlasUser, description: string) =>
+  const credentialsSecret = (key: string, user: AtlasUser, description: string, restart: SecretRestart) =>
     new RotatingSecret(`mongodb-${key}`, {
       secretName: `${app}/mongodb/${key}`,
       description,
       rotatedBy: "lambda",
+      restart,
       initialValue: pulumi.all([database.host, user.password]).apply(([host, password]) => {
         const parts = {
           username: user.username,
@@ -81,16 +83,19 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
       "app",
       database.users.app,
       "Application database user (readWrite on the app database)",
+      "app",
     ),
     backup: credentialsSecret(
       "backup",
       database.users.backup,
       "Read-only user for backups and database statistics",
+      "none",
     ),
     restoreTest: credentialsSecret(
       "restore-test",
       database.users.restoreTest,
       "Restore-test user (scratch database only)",
+      "none",
     ),
   };
   const appSecrets = config.rotation.appSecretNames.map((secretName) => {
@@ -99,6 +104,7 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
       secretName: `${app}/app/${secretName}`,
       description: `${secretName} of the application (base64 of 32 random bytes)`,
       rotatedBy: "lambda",
+      restart: "app",
       initialValue: bytes.base64.apply((value) => JSON.stringify({ [secretName]: value })),
     });
   });

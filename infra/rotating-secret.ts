@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { RESTART_TAG, type SecretRestart } from "../lambdas/core/rotation/rotation-steps";
 
 /** Stays on the first version forever, so Secrets Manager never deletes it and a refresh finds it again. */
 export const INITIAL_VERSION_STAGE = "ATLASOPS_INITIAL";
@@ -14,6 +15,11 @@ export interface RotatingSecretArgs {
    * rotation). "pulumi": the stack owns the value and rotates it by replacing its source (Atlas admin secret).
    */
   rotatedBy: "lambda" | "pulumi";
+  /**
+   * For secrets a Lambda rotates: "app" when the application reads the secret, so rotating it restarts the
+   * app (RESTART_MODE); "none" when only the jobs read it (they read it on every run). Tag atlas-ops:restart.
+   */
+  restart?: SecretRestart;
 }
 
 /**
@@ -36,7 +42,10 @@ export class RotatingSecret extends pulumi.ComponentResource {
         name: args.secretName,
         description: args.description,
         recoveryWindowInDays: 7,
-        tags: { "atlas-ops:rotated-by": args.rotatedBy },
+        tags: {
+          "atlas-ops:rotated-by": args.rotatedBy,
+          ...(args.restart ? { [RESTART_TAG]: args.restart } : {}),
+        },
       },
       { parent: this },
     );

@@ -22,6 +22,11 @@ export interface JobSpec<Event, Config, Result> {
   run: (event: Event, config: Config & CommonConfig, tools: JobObservability) => Promise<Result>;
   /** The job's 1/0 metric (e.g. HealthCheckUp); the runner records it so no path forgets it. */
   outcomeMetric?: string;
+  /**
+   * Records a failure whose metrics need the event (rotation: per SecretName); called on every failure, a bad
+   * configuration included, before the metrics are flushed.
+   */
+  onFailure?: (event: Event, error: Error, tools: JobObservability) => void;
 }
 
 export type JobHandler<Event, Result> = (event: Event, context?: Context) => Promise<Result>;
@@ -52,6 +57,7 @@ export function createJobHandler<Event, Config, Result>(
     } catch (error) {
       if (spec.outcomeMetric) metrics.addMetric(spec.outcomeMetric, MetricUnit.Count, 0);
       const safe = safeError(error);
+      spec.onFailure?.(event, safe, tools);
       logger.error(`${spec.job} failed`, { error: describe(safe) });
       if (loaded?.sentry) {
         await reportToSentry(loaded.sentry, { error: safe, tags: { job: spec.job, app: loaded.appName } });

@@ -7,8 +7,15 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
-import type { RotationReporter } from "../core/rotation/rotation-job";
-import type { RotatingSecretStore, SecretDescription, VersionStage } from "../core/rotation/rotation-steps";
+import type { JobMetricName } from "../core/metrics-catalog";
+import { rotationFailure, type RotationReporter } from "../core/rotation/rotation-job";
+import {
+  secretRestartFromTags,
+  type RotatingSecretStore,
+  type SecretDescription,
+  type VersionStage,
+} from "../core/rotation/rotation-steps";
+import { emitWithDimensions, type Figure } from "./dimensioned-metrics";
 import { MetricUnit, type JobObservability } from "./observability";
 
 /** The Secrets Manager calls of a rotation. Every read names its stage (and version), never the default. */
@@ -20,6 +27,10 @@ export class SecretsManagerRotationStore implements RotatingSecretStore {
     return {
       name: answer.Name ?? secretId,
       rotationEnabled: answer.RotationEnabled === true,
+      restart: secretRestartFromTags(
+        Object.fromEntries((answer.Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""])),
+        secretId,
+      ),
       stagesByVersion: answer.VersionIdsToStages ?? {},
     };
   }
@@ -98,34 +109,43 @@ export class SecretsManagerRotationStore implements RotatingSecretStore {
   }
 }
 
-/** Logs and metrics of a rotation: RotationSucceeded (1/0) and RotationStepFailed, dimension SecretName. */
+/** RotationSucceeded and RotationStepFailed, per secret and once per function (see metrics-catalog.ts). */
+function recordRotation(metrics: JobObservability["metrics"], secretName: string, figures: Figure[]): void {
+  // The aggregate goes with the job's stored metrics, published when the invocation ends.
+  for (const [name, unit, value] of figures) metrics.addMetric(name, unit, value);
+  emitWithDimensions(metrics, { SecretName: secretName }, figures);
+}
+
+type RotationMetric = JobMetricName<"rotate-app-secret">;
+const figure = (name: RotationMetric, value: number): Figure => [name, MetricUnit.Count, value];
+
+/** Logs and metrics of a rotation that ran its step (failures: `reportRotationFailure`). */
 export function rotationReporter({ logger, metrics }: JobObservability): RotationReporter {
-  const count = (secretName: string, metric: string, value: number, step?: string): void => {
-    metrics.addDimension("SecretName", secretName);
-    if (step) metrics.addMetadata("step", step);
-    metrics.addMetric(metric, MetricUnit.Count, value);
-    metrics.publishStoredMetrics();
-  };
-  const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
   return {
     stepDone(secretName, step, outcome) {
       logger.info("rotation step done", { secretName, step, outcome });
     },
-    stepFailed(secretName, step, error) {
-      logger.error("rotation step failed", { secretName, step, error: message(error) });
-      metrics.addDimension("SecretName", secretName);
-      metrics.addMetadata("step", step);
-      metrics.addMetric("RotationStepFailed", MetricUnit.Count, 1);
-      metrics.addMetric("RotationSucceeded", MetricUnit.Count, 0);
-      metrics.publishStoredMetrics();
-    },
     rotationSucceeded(secretName) {
       logger.info("rotation finished: new version is AWSCURRENT", { secretName });
-      count(secretName, "RotationSucceeded", 1);
+      recordRotation(metrics, secretName, [figure("RotationSucceeded", 1)]);
+    },
+    restartSkipped(secretName) {
+      logger.info("no application restart: the secret is tagged atlas-ops:restart=none", { secretName });
     },
     restartFailed(secretName, error) {
-      logger.error("application restart failed; the rotation stands", { secretName, error: message(error) });
-      count(secretName, "RotationStepFailed", 1, "restart");
+      const message = error instanceof Error ? error.message : String(error);
+      logger.error("application restart failed; the rotation stands", { secretName, error: message });
+      recordRotation(metrics, secretName, [figure("RotationStepFailed", 1)]);
     },
   };
+}
+
+/**
+ * Records a failed invocation (a step, a malformed event or a bad configuration) as RotationStepFailed=1 and
+ * RotationSucceeded=0 for the secret named in the event; the job handler logs the error and rethrows it.
+ */
+export function reportRotationFailure(event: unknown, _error: Error, { metrics }: JobObservability): void {
+  const { secretName, step } = rotationFailure(event);
+  metrics.addMetadata("step", step);
+  recordRotation(metrics, secretName, [figure("RotationStepFailed", 1), figure("RotationSucceeded", 0)]);
 }

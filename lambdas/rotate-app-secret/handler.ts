@@ -1,20 +1,26 @@
-import { createJobObservability } from "../adapters/observability";
+import { createJobHandler } from "../adapters/job-handler";
 import { createRestart } from "../adapters/restart";
-import { rotationReporter, SecretsManagerRotationStore } from "../adapters/secret-rotation";
+import {
+  reportRotationFailure,
+  rotationReporter,
+  SecretsManagerRotationStore,
+} from "../adapters/secret-rotation";
 import { appSecretRotation } from "../core/rotation/app-secret";
-import { readRestartConfig } from "../core/rotation/restart";
-import { handleRotationEvent, type RotationJob } from "../core/rotation/rotation-job";
+import { handleRotationEvent } from "../core/rotation/rotation-job";
+import { loadAppSecretRotationConfig, type AppSecretRotationConfig } from "./config";
+
+const store = new SecretsManagerRotationStore();
 
 /** Rotation function of an application signing secret (NEXTAUTH_SECRET, JWT_SECRET, ...). */
-const restartConfig = readRestartConfig(process.env);
-const store = new SecretsManagerRotationStore();
-const job: RotationJob = {
-  store,
-  strategy: async () => appSecretRotation,
-  restart: createRestart(restartConfig, store),
-  reporter: rotationReporter(createJobObservability("rotate-app-secret")),
-};
-
-export async function handler(event: unknown): Promise<void> {
-  await handleRotationEvent(event, job);
-}
+export const handler = createJobHandler<unknown, AppSecretRotationConfig, void>({
+  job: "rotate-app-secret",
+  loadConfig: loadAppSecretRotationConfig,
+  onFailure: reportRotationFailure,
+  run: (event, config, tools) =>
+    handleRotationEvent(event, {
+      store,
+      strategy: async () => appSecretRotation,
+      restart: createRestart(config.restart, store),
+      reporter: rotationReporter(tools),
+    }),
+});

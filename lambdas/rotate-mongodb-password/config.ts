@@ -1,3 +1,4 @@
+import type { EnvReader } from "../core/config/env";
 import { readRestartConfig, type RestartConfig } from "../core/rotation/restart";
 import { ROTATION_STRATEGY_NAMES, type RotationStrategyName } from "../core/rotation/database-password";
 
@@ -11,33 +12,23 @@ export interface MongodbPasswordRotationConfig {
   restart: RestartConfig;
 }
 
-type Env = Record<string, string | undefined>;
+export const DEFAULT_ATLAS_API_BASE_URL = "https://cloud.mongodb.com";
 
 /** Reads and validates the function's environment at cold start; errors name the variable. */
-export function readMongodbPasswordRotationConfig(env: Env): MongodbPasswordRotationConfig {
-  const strategy = env.ROTATION_STRATEGY || "single-user";
-  if (!ROTATION_STRATEGY_NAMES.includes(strategy as RotationStrategyName)) {
-    throw new Error(`ROTATION_STRATEGY must be ${ROTATION_STRATEGY_NAMES.join(" or ")} (got "${strategy}")`);
-  }
-  const required = (name: string): string => {
-    const value = env[name]?.trim();
-    if (!value) throw new Error(`${name} is required`);
-    return value;
-  };
-  const apiBaseUrl = env.ATLAS_API_BASE_URL || "https://cloud.mongodb.com";
-  try {
-    new URL(apiBaseUrl);
-  } catch {
-    throw new Error(`ATLAS_API_BASE_URL is not a URL`);
-  }
-  const waitSeconds = Number(env.ROTATION_LOGIN_WAIT_SECONDS || "120");
-  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) {
-    throw new Error("ROTATION_LOGIN_WAIT_SECONDS must be a number of seconds >= 0");
-  }
+export function loadMongodbPasswordRotationConfig(env: EnvReader): MongodbPasswordRotationConfig {
+  const strategy = env.oneOf("ROTATION_STRATEGY", ROTATION_STRATEGY_NAMES, "single-user");
+  const adminSecretId = env.required("ATLAS_ADMIN_SECRET_ID");
+  const projectId = env.required("ATLAS_PROJECT_ID");
+  // Kept as written (no trailing slash added): API paths are resolved against it.
+  const apiBaseUrl = env.url("ATLAS_API_BASE_URL", { required: false })
+    ? env.required("ATLAS_API_BASE_URL")
+    : DEFAULT_ATLAS_API_BASE_URL;
+  // Within the function's 300 s timeout, leaving time for the login itself.
+  const waitSeconds = env.integer("ROTATION_LOGIN_WAIT_SECONDS", 120, { min: 0, max: 240 });
   return {
-    strategy: strategy as RotationStrategyName,
-    adminSecretId: required("ATLAS_ADMIN_SECRET_ID"),
-    projectId: required("ATLAS_PROJECT_ID"),
+    strategy,
+    adminSecretId,
+    projectId,
     apiBaseUrl,
     loginWaitMs: waitSeconds * 1000,
     restart: readRestartConfig(env),

@@ -64,11 +64,7 @@ async function timed(command: string, args: string[], cwd = root) {
   return { wallMs, peakRssMb: Number(kb[1]) / 1024, stdout };
 }
 
-async function seedOrders(
-  uri: string,
-  db: string,
-  sizeMb: number,
-): Promise<{ documents: number; dataBytes: number }> {
+async function seedOrders(uri: string, db: string, sizeMb: number): Promise<{ documents: number }> {
   const client = await connectMongo(uri, { appName: "atlas-ops/bench-backup" });
   try {
     await client.db(db).dropDatabase();
@@ -81,8 +77,7 @@ async function seedOrders(
       await orders.insertMany(batch, { ordered: false });
     }
     await orders.createIndex({ number: 1 }, { unique: true });
-    const stats = await client.db(db).command({ collStats: "orders" });
-    return { documents, dataBytes: Number(stats.size) };
+    return { documents };
   } finally {
     await client.close();
   }
@@ -118,7 +113,7 @@ export async function benchBackup(options: BackupBenchOptions): Promise<BackupBe
   const work = await mkdtemp(join(tmpdir(), "atlas-ops-bench-backup-"));
   const node = options.node ?? process.execPath;
   try {
-    const { documents, dataBytes } = await seedOrders(options.mongodbUri, db, options.sizeMb);
+    const { documents } = await seedOrders(options.mongodbUri, db, options.sizeMb);
     const uri = options.mongodbUri;
 
     const ours = await timed(node, [
@@ -132,9 +127,16 @@ export async function benchBackup(options: BackupBenchOptions): Promise<BackupBe
       db,
       "--json",
     ]);
-    const result = JSON.parse(ours.stdout) as { archive: string; bytes: number; documents: number };
-    if (result.documents !== documents)
+    const result = JSON.parse(ours.stdout) as {
+      archive: string;
+      bytes: number;
+      documents: number;
+      dataBytes: number;
+    };
+    if (result.documents !== documents) {
       throw new Error(`atlas-ops backed up ${result.documents} of ${documents}`);
+    }
+    const dataBytes = result.dataBytes;
 
     const dir = await timed(options.mongodump, [
       `--uri=${uri}`,

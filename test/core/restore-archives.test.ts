@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BSON, type Document, type MongoClient } from "mongodb";
 import { connectMongo } from "../../lambdas/core/mongo/connect";
@@ -205,10 +205,8 @@ describe("broken archives", () => {
       .trim()
       .split("\n")
       .sort();
-    const ordered = [
-      ...files.filter((f) => !f.includes("/orders.")),
-      ...files.filter((f) => f.includes("/orders.")),
-    ];
+    const orders = files.filter((f) => f.includes("/orders.")).reverse(); // metadata.json, then .bson
+    const ordered = [...files.filter((f) => !f.includes("/orders.")), ...orders];
     const tarPath = join(work, "ordered.tar");
     await run("tar", ["-cf", tarPath, "-C", work, ...ordered]);
     const tar = await readFile(tarPath);
@@ -228,7 +226,6 @@ describe("broken archives", () => {
         ns.collection === "orders" ? "partial" : "completed",
       ]),
     );
-    console.log(JSON.stringify(report, null, 1), files);
     expect(statusOf).toEqual(expected);
     const completed = report.namespaces.filter((ns) => ns.status === "completed");
     for (const ns of completed) {
@@ -239,12 +236,44 @@ describe("broken archives", () => {
       );
     }
     // The partial one really is partial: what the report says is what the target holds.
-    const orders = await client.db(`${prefix}_cut_a`).collection("orders").countDocuments();
-    expect(orders).toBeLessThan(2000);
-    expect(report.namespaces.find((ns) => ns.source === `${prefix}_a.orders`)?.documents).toBe(orders);
+    const restoredOrders = await client.db(`${prefix}_cut_a`).collection("orders").countDocuments();
+    expect(restoredOrders).toBeLessThan(2000);
+    expect(report.namespaces.find((ns) => ns.source === `${prefix}_a.orders`)?.documents).toBe(
+      restoredOrders,
+    );
   });
 
-  it("a corrupted archive: nothing is written and the report says which file", async () => {
+  it("our archive with one document altered (still valid BSON): the file check stops it, reported exactly", async () => {
+    const target = new FileTarget(join(work, "altered"));
+    const backup = await runBackup({ uri: testEnv().mongodbUri, target, databases: seed.databases });
+    const path = join(work, "altered", "daily", `${backup.name}.tar.gz`);
+    const tar = gunzipSync(await readFile(path));
+    const at = tar.indexOf("ORD-00001000");
+    expect(at).toBeGreaterThan(0);
+    tar.write("X", at + 4, "latin1"); // same length: the document still parses
+    await writeFile(path, gzipSync(tar));
+    const report = await restoreArchive({ target, key: `daily/${backup.name}.tar.gz` }, client, {
+      selection: renameTo("altered"),
+    });
+    expect(report.ok).toBe(false);
+    expect(report.failure?.where).toMatch(/orders\.bson$/);
+    expect(report.failure?.message).toMatch(/sha-?256|checksum|differs/i);
+    const orders = report.namespaces.find((ns) => ns.source === `${prefix}_a.orders`);
+    expect(orders?.status).toBe("partial");
+    // Every namespace is accounted for, and the completed ones hold exactly the source's documents.
+    expect(report.namespaces.map((ns) => ns.source).sort()).toEqual(
+      seed.namespaces.map((ns) => `${ns.db}.${ns.collection}`).sort(),
+    );
+    for (const ns of report.namespaces.filter((n) => n.status === "completed")) {
+      const sourceDb = ns.source.split(".")[0]!;
+      const collection = ns.source.slice(sourceDb.length + 1);
+      expect(await rawById(ns.target.split(".")[0]!, collection), ns.target).toEqual(
+        await rawById(sourceDb, collection),
+      );
+    }
+  });
+
+  it("a corrupted gzip stream: nothing is written and the report says so", async () => {
     const good = await readFile(join(work, "plain.tar.gz"));
     const corrupted = Buffer.from(good);
     for (let i = Math.floor(corrupted.length / 2); i < Math.floor(corrupted.length / 2) + 64; i += 1)
@@ -254,7 +283,8 @@ describe("broken archives", () => {
     expect((await stat(path)).size).toBe(good.length);
     const report = await restoreArchive(resolveArchive(path), client, { selection: renameTo("bad") });
     expect(report.ok).toBe(false);
-    expect(report.failure?.message).toBeTruthy();
+    expect(report.failure?.message).toContain("nothing was written");
+    expect(report.totals.documents).toBe(0);
     // Without --drop the planning pass reads the whole archive first: a broken one leaves the target untouched.
     expect(report.namespaces.every((ns) => ns.status === "untouched")).toBe(true);
     const { databases } = await client.db("admin").command({ listDatabases: 1, nameOnly: true });

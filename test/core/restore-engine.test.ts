@@ -153,6 +153,31 @@ describe("restoreEvents", () => {
   });
 });
 
+describe("interleaved namespaces", () => {
+  it("restores collections whose documents arrive interleaved, under a small memory budget", async () => {
+    const db = `${prefix}_mixed`;
+    const names = ["c0", "c1", "c2", "c3", "c4", "c5"];
+    async function* interleaved(): AsyncGenerator<ArchiveEvent> {
+      for (const collection of names) {
+        yield { type: "collection-metadata", db, collection, metadata: { options: {}, indexes: [] } };
+      }
+      for (let i = 0; i < 300; i += 1) {
+        for (const collection of names) {
+          yield { type: "documents", db, collection, documents: [bson({ _id: i, pad: "x".repeat(50) })] };
+        }
+      }
+      for (const collection of names) yield { type: "collection-end", db, collection, documentCount: 300 };
+    }
+    // Per-collection batches never fill (10 KB); the budget across collections (20 KB) forces flushes.
+    const report = await restoreEvents(interleaved(), client, { batchBytes: 10_000, parallelism: 2 });
+    expect(report.failure).toBeUndefined();
+    for (const collection of names) {
+      expect(await client.db(db).collection(collection).countDocuments(), collection).toBe(300);
+    }
+    expect(report.totals.documents).toBe(1800);
+  });
+});
+
 describe("safety", () => {
   const db = () => `${prefix}_safe`;
 

@@ -284,6 +284,24 @@ describe("secrets", () => {
     expect(permissions.every((p) => p.inputs.principal === "secretsmanager.amazonaws.com")).toBe(true);
   });
 
+  it("tags the secrets the application reads for a restart, and the jobs-only ones for none", () => {
+    const tags = Object.fromEntries(
+      ofType(resources, "aws:secretsmanager/secret:Secret").map((secret) => [
+        secret.inputs.name,
+        secret.inputs.tags["atlas-ops:restart"],
+      ]),
+    );
+    expect(tags).toEqual({
+      "opendev/mongodb/app": "app",
+      "opendev/mongodb/backup": "none",
+      "opendev/mongodb/restore-test": "none",
+      "opendev/app/NEXTAUTH_SECRET": "app",
+      "opendev/app/JWT_SECRET": "app",
+      // Rotated by the stack, not by a Lambda: no restart tag.
+      "opendev/atlas/rotation-admin": undefined,
+    });
+  });
+
   it("stores generated credentials in the shared shape, as secret values only", () => {
     const versions = ofType(resources, "aws:secretsmanager/secretVersion:SecretVersion");
     expect(versions.every((v) => isSecret(v.inputs.secretString))).toBe(true);

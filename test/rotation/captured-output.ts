@@ -32,13 +32,23 @@ export function captureOutput(): CapturedOutput {
   };
 }
 
-/** Metric values named `metric` in the captured EMF documents, with their SecretName dimension. */
+/** Values of `metric` in the captured EMF documents that carry a SecretName dimension (one per secret). */
 export function metricValues(
   output: CapturedOutput,
   metric: string,
 ): Array<{ secretName: unknown; value: unknown }> {
-  return output
-    .records()
-    .filter((record) => metric in record && "_aws" in record)
+  return emf(output, metric)
+    .filter((record) => "SecretName" in record)
     .map((record) => ({ secretName: record.SecretName, value: record[metric] }));
+}
+
+/** Values of `metric` emitted without SecretName: the per-function aggregate the alarms watch. */
+export function aggregateValues(output: CapturedOutput, metric: string): unknown[] {
+  return emf(output, metric)
+    .filter((record) => !("SecretName" in record))
+    .map((record) => record[metric]);
+}
+
+function emf(output: CapturedOutput, metric: string): Array<Record<string, unknown>> {
+  return output.records().filter((record) => metric in record && "_aws" in record);
 }

@@ -82,7 +82,7 @@ function job(
         loginWaitMs: 0,
       }),
     restart: async () => {},
-    reporter: { stepDone() {}, stepFailed() {}, rotationSucceeded() {}, restartFailed() {} },
+    reporter: { stepDone() {}, rotationSucceeded() {}, restartSkipped() {}, restartFailed() {} },
   };
 }
 

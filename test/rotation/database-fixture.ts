@@ -23,7 +23,10 @@ export interface DatabaseFixture {
   atlasApiKey: { publicKey: string; privateKey: string };
   serviceAccountSecretId: string;
   /** A new PostgreSQL login (registered with the fake Atlas) and a rotating secret holding its credentials. */
-  newDatabaseSecret(label: string): Promise<{ arn: string; username: string; initial: string }>;
+  newDatabaseSecret(
+    label: string,
+    tags?: Record<string, string>,
+  ): Promise<{ arn: string; username: string; initial: string }>;
   loadHandler(env: Record<string, string>): Promise<Handler>;
   logsIn(secretString: string): Promise<boolean>;
   close(): Promise<void>;
@@ -54,7 +57,7 @@ export async function startDatabaseFixture(): Promise<DatabaseFixture> {
     apiKeySecretId,
     atlasApiKey: apiKey,
     serviceAccountSecretId,
-    async newDatabaseSecret(label) {
+    async newDatabaseSecret(label, tags = {}) {
       const username = `rot_${run}_${label}_${++serial}`.replace(/-/g, "_");
       const initial = `Initial-${randomUUID()}`;
       await users.createLogin(username, initial);
@@ -73,7 +76,7 @@ export async function startDatabaseFixture(): Promise<DatabaseFixture> {
         options: "authMechanism=PLAIN",
       };
       const value = JSON.stringify({ ...parts, MONGODB_URI: buildMongoUri(parts) });
-      const arn = await service.createRotatingSecret(`rotation-${run}-db-${label}-${serial}`, value);
+      const arn = await service.createRotatingSecret(`rotation-${run}-db-${label}-${serial}`, value, tags);
       return { arn, username, initial };
     },
     async loadHandler(env) {

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { captureOutput, metricValues, type CapturedOutput } from "./captured-output";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { aggregateValues, captureOutput, metricValues, type CapturedOutput } from "./captured-output";
 import { startDatabaseFixture, type DatabaseFixture } from "./database-fixture";
 
 let fx: DatabaseFixture;
@@ -115,6 +117,62 @@ describe("rotate-mongodb-password, alternating-users", () => {
 });
 
 describe("rotate-mongodb-password bad input", () => {
+  it("a missing ATLAS_ADMIN_SECRET_ID is logged at load; each invocation records RotationSucceeded=0 and names it", async () => {
+    const { arn } = await fx.newDatabaseSecret("noconfig");
+    output = captureOutput();
+    const handler = await fx.loadHandler({ ATLAS_ADMIN_SECRET_ID: "" });
+    const token = await fx.service.startRotation(arn);
+    for (const step of ["createSecret", "createSecret"] as const) {
+      await expect(fx.service.step(handler, step, arn, token)).rejects.toThrow(
+        "environment variable ATLAS_ADMIN_SECRET_ID is required but not set",
+      );
+    }
+    output.stop();
+    const logged = output.records().filter((record) => record.level === "ERROR");
+    expect(logged.map((record) => record.message)).toEqual([
+      "invalid configuration",
+      "rotate-mongodb-password failed",
+      "rotate-mongodb-password failed",
+    ]);
+    const name = expect.stringContaining("-db-noconfig-");
+    expect(metricValues(output, "RotationSucceeded")).toEqual([
+      { secretName: name, value: 0 },
+      { secretName: name, value: 0 },
+    ]);
+    expect(metricValues(output, "RotationStepFailed")).toEqual([
+      { secretName: name, value: 1 },
+      { secretName: name, value: 1 },
+    ]);
+    expect(aggregateValues(output, "RotationSucceeded")).toEqual([0, 0]);
+  });
+
+  it("rotating the backup user's secret (tagged atlas-ops:restart=none) does not restart the application", async () => {
+    const hook: string[] = [];
+    const server = createServer((req, res) => {
+      hook.push(req.url ?? "");
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const keyId = await fx.service.createPlainSecret(`rotation-${fx.run}-restart-key`, "key");
+      const handler = await fx.loadHandler({
+        RESTART_MODE: "webhook",
+        RESTART_WEBHOOK_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/deploy`,
+        RESTART_WEBHOOK_SECRET_ID: keyId,
+      });
+      const backupUser = await fx.newDatabaseSecret("backupuser", { "atlas-ops:restart": "none" });
+      const appUser = await fx.newDatabaseSecret("appuser", { "atlas-ops:restart": "app" });
+      await fx.service.rotate(handler, backupUser.arn);
+      expect(await fx.logsIn(await fx.service.value(backupUser.arn, "AWSCURRENT"))).toBe(true);
+      expect(hook).toEqual([]);
+      await fx.service.rotate(handler, appUser.arn);
+      expect(hook).toEqual(["/deploy"]);
+    } finally {
+      server.close();
+      process.env.RESTART_MODE = "none";
+    }
+  });
+
   it("names the missing admin secret, the rejected credentials and the unknown project", async () => {
     output = captureOutput();
     const { arn } = await fx.newDatabaseSecret("bad");

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AtlasAdminApi } from "../../lambdas/core/rotation/atlas-admin-api";
 import { digestAuthorization } from "../../lambdas/core/rotation/http-digest";
 import { startFakeAtlasApi, type FakeAtlasApi } from "../support/fake-atlas-api";
-import { captureOutput, metricValues } from "./captured-output";
+import { aggregateValues, captureOutput, metricValues } from "./captured-output";
 import { SecretsService, type Handler } from "./secrets-service";
 
 const INITIAL = "c2VjcmV0LXZhbHVlLXRoYXQtaXMtMzItYnl0ZXMtbG8=";
@@ -91,18 +91,82 @@ describe("restart after finishSecret", () => {
     expect(output.text()).not.toContain(hookKey);
   });
 
-  it("refuses a plain-http hook that is not loopback, naming the variable", async () => {
-    await expect(
-      loadHandler({
+  it("refuses a plain-http hook that is not loopback: logged at load, then each invocation fails naming it", async () => {
+    const arn = await service.createRotatingSecret(
+      `rotation-${run}-bad-hook`,
+      JSON.stringify({ NEXTAUTH_SECRET: INITIAL }),
+    );
+    const output = captureOutput();
+    try {
+      const handler = await loadHandler({
         RESTART_MODE: "webhook",
         RESTART_WEBHOOK_URL: "http://deploy.example.com/x",
         RESTART_WEBHOOK_SECRET_ID: "k",
-      }),
-    ).rejects.toThrow("RESTART_WEBHOOK_URL must be an https:// URL");
-    await expect(loadHandler({ RESTART_MODE: "ecs", RESTART_ECS_CLUSTER: "" })).rejects.toThrow(
-      "RESTART_ECS_SERVICES is required when RESTART_MODE=ecs",
-    );
-    process.env.RESTART_MODE = "none";
+      });
+      const token = await service.startRotation(arn);
+      await expect(service.step(handler, "createSecret", arn, token)).rejects.toThrow(
+        "RESTART_WEBHOOK_URL must be an https:// URL",
+      );
+      const ecs = await loadHandler({
+        RESTART_MODE: "ecs",
+        RESTART_ECS_CLUSTER: "",
+        RESTART_ECS_SERVICES: "",
+      });
+      await expect(service.step(ecs, "createSecret", arn, token)).rejects.toThrow(
+        "RESTART_ECS_SERVICES is required when RESTART_MODE=ecs",
+      );
+    } finally {
+      output.stop();
+      process.env.RESTART_MODE = "none";
+    }
+    const invalid = output.records().filter((record) => record.message === "invalid configuration");
+    expect(invalid.map((record) => (record.error as { message: string }).message)).toEqual([
+      "environment variable RESTART_WEBHOOK_URL must be an https:// URL",
+      "environment variable RESTART_ECS_SERVICES is required when RESTART_MODE=ecs",
+    ]);
+    expect(metricValues(output, "RotationSucceeded")).toEqual([
+      { secretName: `rotation-${run}-bad-hook`, value: 0 },
+      { secretName: `rotation-${run}-bad-hook`, value: 0 },
+    ]);
+    expect(aggregateValues(output, "RotationSucceeded")).toEqual([0, 0]);
+    // Nothing was stored: the pending version still has no value.
+    expect(await service.versionsWith(arn, "AWSCURRENT")).toHaveLength(1);
+  });
+
+  it("restarts only for secrets the application uses (tag atlas-ops:restart), and refuses an unknown tag", async () => {
+    const keyId = await service.createPlainSecret(`rotation-${run}-hook-key-3`, hookKey);
+    const handler = await loadHandler({
+      RESTART_MODE: "webhook",
+      RESTART_WEBHOOK_URL: hookUrl,
+      RESTART_WEBHOOK_SECRET_ID: keyId,
+    });
+    const value = JSON.stringify({ NEXTAUTH_SECRET: INITIAL });
+    const jobsOnly = await service.createRotatingSecret(`rotation-${run}-jobs-only`, value, {
+      "atlas-ops:restart": "none",
+    });
+    const used = await service.createRotatingSecret(`rotation-${run}-used-by-app`, value, {
+      "atlas-ops:restart": "app",
+    });
+    const typo = await service.createRotatingSecret(`rotation-${run}-typo`, value, {
+      "atlas-ops:restart": "ecs",
+    });
+    received.length = 0;
+    const output = captureOutput();
+    try {
+      const skipped = await service.rotate(handler, jobsOnly);
+      expect(await service.versionsWith(jobsOnly, "AWSCURRENT")).toEqual([skipped]);
+      expect(received).toHaveLength(0);
+      await service.rotate(handler, used);
+      expect(received.map(({ body }) => (JSON.parse(body) as { secretName: string }).secretName)).toEqual([
+        `rotation-${run}-used-by-app`,
+      ]);
+      await expect(
+        service.step(handler, "createSecret", typo, await service.startRotation(typo)),
+      ).rejects.toThrow(`secret ${typo} has tag atlas-ops:restart="ecs"; expected "app" or "none"`);
+    } finally {
+      output.stop();
+    }
+    expect(output.text()).toContain("no application restart: the secret is tagged atlas-ops:restart=none");
   });
 });
 

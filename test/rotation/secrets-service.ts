@@ -22,8 +22,15 @@ export class SecretsService {
   readonly client = new SecretsManagerClient({});
 
   /** A secret with rotation configured and `value` as its first (AWSCURRENT) version; returns its ARN. */
-  async createRotatingSecret(name: string, value: string): Promise<string> {
-    const created = await this.client.send(new CreateSecretCommand({ Name: name }));
+  async createRotatingSecret(
+    name: string,
+    value: string,
+    tags: Record<string, string> = {},
+  ): Promise<string> {
+    const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+    const created = await this.client.send(
+      new CreateSecretCommand({ Name: name, ...(Tags.length > 0 ? { Tags } : {}) }),
+    );
     // Configured before the first value exists: moto then only records the schedule (RotationEnabled needs
     // AutomaticallyAfterDays in moto) instead of promoting an empty version.
     await this.client.send(

@@ -8,7 +8,7 @@ const gzip = promisify(gzipCallback);
 export interface ParallelGzipOptions {
   /** Uncompressed bytes per gzip member (default 1 MiB). */
   chunkBytes?: number;
-  /** Members compressed at once on libuv's thread pool (default: cores + 1, to keep every core busy). */
+  /** Members compressed at once on libuv's thread pool (default: cores + 2, so no core waits for work). */
   concurrency?: number;
   /** zlib level (default 6, as gzip and mongodump use). */
   level?: number;
@@ -30,7 +30,7 @@ export class ParallelGzip extends Transform {
   constructor(options: ParallelGzipOptions = {}) {
     super();
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024;
-    this.concurrency = options.concurrency ?? availableParallelism() + 1;
+    this.concurrency = options.concurrency ?? availableParallelism() + 2;
     this.level = options.level ?? constants.Z_DEFAULT_COMPRESSION;
   }
 

@@ -28,6 +28,7 @@ export interface DumpOptions {
   /** Collections up to this many bytes stay in memory (default 16 MiB). */
   memoryThreshold: number;
   tempDir?: string;
+  /** Documents per batch (default: the server's choice). */
   batchSize?: number;
   onDocuments?: (documents: number, bytes: number) => void;
 }
@@ -51,39 +52,46 @@ export async function dumpCollection(
   };
 
   try {
-    const cursor = client
-      .db(db)
-      .collection(readFrom)
-      .find({}, { raw: true, batchSize: options.batchSize ?? 10_000 });
+    // No batchSize: the server's default (16 MiB batches on MongoDB) keeps round trips few.
+    const cursor = client.db(db).collection(readFrom).find({}, { raw: true, batchSize: options.batchSize });
     let reported = 0;
-    for await (const raw of cursor as AsyncIterable<Uint8Array>) {
-      const document = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-      if (document.length > MAX_DOCUMENT_BYTES) {
-        throw new Error(
-          `${namespace}: document #${digest.documents + 1} is ${document.length} bytes, above the BSON limit of ${MAX_DOCUMENT_BYTES}`,
-        );
-      }
-      hash.update(document);
-      digest.add(document);
-      bytes += document.length;
-      if (spool) {
-        if (!spool.stream.write(document)) await once(spool.stream, "drain");
-      } else {
-        // The driver's raw documents are views into its batch buffer: copy so the batch can be freed.
-        chunks.push(Buffer.from(document));
-        if (bytes > options.memoryThreshold) {
-          const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), "atlas-ops-spool-"));
-          const path = join(dir, "collection.bson");
-          spool = { dir, path, stream: createWriteStream(path) };
-          for (const chunk of chunks) spool.stream.write(chunk);
-          chunks = [];
+    // Asking for the next batch before handling the current one keeps the server busy while we hash and copy.
+    let more = await cursor.hasNext();
+    while (more) {
+      const batch = cursor.readBufferedDocuments() as unknown as Uint8Array[];
+      const next = cursor.hasNext();
+      next.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+      for (const raw of batch) {
+        const document = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+        if (document.length > MAX_DOCUMENT_BYTES) {
+          throw new Error(
+            `${namespace}: document #${digest.documents + 1} is ${document.length} bytes, above the BSON limit of ${MAX_DOCUMENT_BYTES}`,
+          );
+        }
+        hash.update(document);
+        digest.add(document);
+        bytes += document.length;
+        if (spool) {
+          if (!spool.stream.write(document)) await once(spool.stream, "drain");
+        } else {
+          // Raw documents are views into the driver's batch buffer: copy so the batch can be freed.
+          chunks.push(Buffer.from(document));
+          if (bytes > options.memoryThreshold) {
+            const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), "atlas-ops-spool-"));
+            const path = join(dir, "collection.bson");
+            spool = { dir, path, stream: createWriteStream(path) };
+            for (const chunk of chunks) spool.stream.write(chunk);
+            chunks = [];
+          }
         }
       }
       if (options.onDocuments && digest.documents - reported >= 10_000) {
         options.onDocuments(digest.documents, bytes);
         reported = digest.documents;
       }
+      more = await next;
     }
+    await cursor.close();
     if (spool) {
       spool.stream.end();
       await once(spool.stream, "close");

@@ -1,5 +1,6 @@
 import type { MongoClient } from "mongodb";
 import { ArchiveError, type ArchiveEvent, type CollectionMetadata } from "../archive/events";
+import { unescapeCollectionName } from "../archive/names";
 import {
   buildIndexes,
   createCollection,
@@ -104,6 +105,17 @@ function skipReason(source: Namespace): string | undefined {
   return undefined;
 }
 
+/** True when an archive error is about this namespace (names it, or names one of its files). */
+function concerns(error: unknown, source: Namespace): boolean {
+  if (!(error instanceof ArchiveError)) return true;
+  if (error.namespace !== undefined) return error.namespace === formatNamespace(source);
+  if (error.file === undefined) return false;
+  const parts = error.file.split("/");
+  const match = /^(.+)\.(bson|metadata\.json)(\.gz)?$/.exec(parts[parts.length - 1] ?? "");
+  if (!match) return false;
+  return parts[parts.length - 2] === source.db && unescapeCollectionName(match[1]!) === source.collection;
+}
+
 function whereOf(error: unknown): string | undefined {
   if (error instanceof ArchiveError) return error.namespace ?? error.file;
   if (error instanceof InsertError || error instanceof CollectionSetupError) return error.namespace;
@@ -140,6 +152,9 @@ export async function restoreEvents(
   const dryRun = options.dryRun ?? false;
   const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
   const batchDocuments = options.batchDocuments ?? 10_000;
+  // Interleaved archives (mongodump --archive) fill many batches at once: their sum is bounded too.
+  const maxPendingBytes = 2 * batchBytes;
+  let pendingBytes = 0;
   const slots = new Slots(options.parallelism ?? 4);
   const states = new Map<string, NamespaceState>();
   const skipped: RestoreReport["skipped"] = [];
@@ -179,6 +194,7 @@ export async function restoreEvents(
     const bytes = state.pendingBytes;
     state.pending = [];
     state.pendingBytes = 0;
+    pendingBytes -= bytes;
     if (dryRun || !client) {
       state.report.documents += batch.length;
       state.report.bytes += bytes;
@@ -207,13 +223,14 @@ export async function restoreEvents(
     );
   };
 
-  // The reader checks a file (size, SHA-256 against the manifest) after its last documents: a namespace is
-  // only complete once the reader has gone past it without error.
+  // The reader checks a file (size, SHA-256 against the manifest) when it resumes after the file's last
+  // event, before reading on: a namespace is complete once the reader has moved past it, or once the reader
+  // fails on something that is not that namespace's own file.
   let unverified: NamespaceState[] = [];
   const settleVerification = (error?: unknown) => {
     for (const state of unverified) {
-      if (error === undefined) state.verified?.resolve();
-      else state.verified?.reject(error);
+      if (error !== undefined && concerns(error, state.source)) state.verified?.reject(error);
+      else state.verified?.resolve();
     }
     unverified = [];
   };
@@ -304,8 +321,14 @@ export async function restoreEvents(
           for (const document of event.documents) {
             state.pending.push(document);
             state.pendingBytes += document.length;
-            if (state.pendingBytes >= batchBytes || state.pending.length >= batchDocuments)
+            pendingBytes += document.length;
+            if (state.pendingBytes >= batchBytes || state.pending.length >= batchDocuments) {
               await flush(state);
+            }
+          }
+          if (pendingBytes >= maxPendingBytes) {
+            const fullest = [...states.values()].reduce((a, b) => (b.pendingBytes > a.pendingBytes ? b : a));
+            await flush(fullest);
           }
         } else {
           await finish(state, event.documentCount);
@@ -315,7 +338,10 @@ export async function restoreEvents(
     }
   } catch (error) {
     fail(error);
+    settleVerification(error);
   }
+  // Stopped for a failure elsewhere (an insert, another namespace): a namespace the reader never moved past
+  // cannot be called complete.
   settleVerification(new Error(failure?.message ?? "restore stopped"));
   const inFlight = [...states.values()].flatMap((state) => [state.ready, ...state.inFlight]);
   await Promise.allSettled([...inFlight, ...finishing]);

@@ -64,7 +64,21 @@ export async function restoreArchive(
         onProgress: undefined,
       });
       if (!plan.ok) {
-        return { ...plan, dryRun: false, format, durationMs: Date.now() - started };
+        const failure = plan.failure && {
+          ...plan.failure,
+          message: `${plan.failure.message} (found while checking the archive before writing: nothing was written)`,
+        };
+        const untouched = plan.namespaces.map((ns) => ({ ...ns, documents: 0, bytes: 0 }));
+        const totals = { namespaces: untouched.length, documents: 0, bytes: 0 };
+        return {
+          ...plan,
+          dryRun: false,
+          namespaces: untouched,
+          totals,
+          failure,
+          format,
+          durationMs: Date.now() - started,
+        };
       }
       expected = [
         ...plan.namespaces.map((ns) => ns.source),

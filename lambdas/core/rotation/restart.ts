@@ -1,8 +1,10 @@
 import { createHmac } from "node:crypto";
+import { ConfigError, type EnvReader } from "../config/env";
 
 /**
  * After finishSecret the application must pick up the new value: restart its ECS services, call its deploy
- * hook, or nothing (an app that re-reads the secret itself). Configured per rotation function, so per secret.
+ * hook, or nothing (an app that re-reads the secret itself). How is configured per rotation function
+ * (RESTART_MODE); whether is per secret (its `atlas-ops:restart` tag, see rotation-steps.ts).
  */
 export type RestartConfig =
   | { mode: "none" }
@@ -19,24 +21,20 @@ export type RestartApplication = (request: RestartRequest) => Promise<void>;
 
 export const WEBHOOK_SIGNATURE_HEADER = "X-Atlas-Ops-Signature";
 
-type Env = Record<string, string | undefined>;
-
 /** Reads RESTART_MODE and its variables; errors name the variable. */
-export function readRestartConfig(env: Env): RestartConfig {
-  const mode = env.RESTART_MODE || "none";
+export function readRestartConfig(env: EnvReader): RestartConfig {
+  const mode = env.oneOf("RESTART_MODE", RESTART_MODES, "none");
   const required = (name: string): string => {
-    const value = env[name]?.trim();
-    if (!value) throw new Error(`${name} is required when RESTART_MODE=${mode}`);
+    const value = env.optional(name);
+    if (value === undefined) throw new ConfigError(name, `is required when RESTART_MODE=${mode}`);
     return value;
   };
   switch (mode) {
     case "none":
       return { mode };
     case "ecs": {
-      const services = required("RESTART_ECS_SERVICES")
-        .split(",")
-        .map((name) => name.trim())
-        .filter(Boolean);
+      const services = env.list("RESTART_ECS_SERVICES");
+      if (services.length === 0) required("RESTART_ECS_SERVICES");
       return { mode, cluster: required("RESTART_ECS_CLUSTER"), services };
     }
     case "webhook": {
@@ -44,10 +42,10 @@ export function readRestartConfig(env: Env): RestartConfig {
       checkWebhookUrl(url, "RESTART_WEBHOOK_URL");
       return { mode, url, secretId: required("RESTART_WEBHOOK_SECRET_ID") };
     }
-    default:
-      throw new Error(`RESTART_MODE must be none, ecs or webhook (got "${mode}")`);
   }
 }
+
+const RESTART_MODES = ["none", "ecs", "webhook"] as const;
 
 /** The hook gets a signed body: HTTPS only, except a loopback address (a local agent or a test). */
 export function checkWebhookUrl(url: string, name: string): void {
@@ -55,11 +53,11 @@ export function checkWebhookUrl(url: string, name: string): void {
   try {
     parsed = new URL(url);
   } catch {
-    throw new Error(`${name} is not a URL`);
+    throw new ConfigError(name, "is not a URL");
   }
   const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(parsed.hostname);
   if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && loopback)) {
-    throw new Error(`${name} must be an https:// URL`);
+    throw new ConfigError(name, "must be an https:// URL");
   }
 }
 

@@ -7,11 +7,15 @@ import {
   type RotationStrategy,
 } from "./rotation-steps";
 
-/** Where a rotation reports what happened (logs and metrics in the Lambda). Never given a secret value. */
+/**
+ * Where a rotation reports what happened (logs and metrics in the Lambda). Never given a secret value.
+ * Failures are reported by the caller, which also sees the ones that happen before a step runs (bad
+ * configuration, malformed event): see `rotationFailure`.
+ */
 export interface RotationReporter {
   stepDone(secretName: string, step: RotationStep, outcome: string): void;
-  stepFailed(secretName: string, step: RotationStep | "event", error: unknown): void;
   rotationSucceeded(secretName: string): void;
+  restartSkipped(secretName: string): void;
   restartFailed(secretName: string, error: unknown): void;
 }
 
@@ -24,28 +28,22 @@ export interface RotationJob {
 }
 
 /**
- * Handles one Secrets Manager invocation. After finishSecret the application is restarted; a failed restart
- * is reported but does not fail the step: the rotation stands (the old value stays valid as AWSPREVIOUS where
- * the app accepts it, and the next deploy picks the new one up).
+ * Handles one Secrets Manager invocation; a failed step throws. After finishSecret the application is
+ * restarted when the secret says the application uses it; a failed restart is reported but does not fail the
+ * step: the rotation stands (the old value stays valid as AWSPREVIOUS where the app accepts it, and the next
+ * deploy picks the new one up).
  */
 export async function handleRotationEvent(rawEvent: unknown, job: RotationJob): Promise<void> {
-  let event;
-  try {
-    event = parseRotationEvent(rawEvent);
-  } catch (error) {
-    job.reporter.stepFailed(secretNameOf(rawEvent), "event", error);
-    throw error;
-  }
+  const event = parseRotationEvent(rawEvent);
   const secretName = secretNameFromId(event.SecretId);
-  try {
-    const outcome = await runRotationStep(event, job.store, await job.strategy());
-    job.reporter.stepDone(secretName, event.Step, outcome);
-  } catch (error) {
-    job.reporter.stepFailed(secretName, event.Step, error);
-    throw error;
-  }
+  const { outcome, description } = await runRotationStep(event, job.store, await job.strategy());
+  job.reporter.stepDone(secretName, event.Step, outcome);
   if (event.Step !== "finishSecret") return;
   job.reporter.rotationSucceeded(secretName);
+  if (description.restart === "none") {
+    job.reporter.restartSkipped(secretName);
+    return;
+  }
   try {
     await job.restart({ secretName, versionId: event.ClientRequestToken });
   } catch (error) {
@@ -59,7 +57,14 @@ export function secretNameFromId(secretId: string): string {
   return match ? match[1]! : secretId;
 }
 
-function secretNameOf(event: unknown): string {
-  const id = (event as { SecretId?: unknown } | null)?.SecretId;
-  return typeof id === "string" ? secretNameFromId(id) : "unknown";
+/** The secret and step a failed invocation was about, read from the raw event (it may be malformed). */
+export function rotationFailure(rawEvent: unknown): { secretName: string; step: string } {
+  const record = (typeof rawEvent === "object" && rawEvent !== null ? rawEvent : {}) as Record<
+    string,
+    unknown
+  >;
+  return {
+    secretName: typeof record.SecretId === "string" ? secretNameFromId(record.SecretId) : "unknown",
+    step: typeof record.Step === "string" ? record.Step : "event",
+  };
 }

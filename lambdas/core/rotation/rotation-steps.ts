@@ -21,8 +21,26 @@ export type VersionStage = "AWSCURRENT" | "AWSPENDING" | "AWSPREVIOUS";
 export interface SecretDescription {
   name: string;
   rotationEnabled: boolean;
+  /** Whether the application must restart once this secret rotated (its `atlas-ops:restart` tag). */
+  restart: SecretRestart;
   /** Version id -> staging labels, as DescribeSecret's VersionIdsToStages. */
   stagesByVersion: Record<string, string[]>;
+}
+
+export type SecretRestart = "app" | "none";
+export const RESTART_TAG = "atlas-ops:restart";
+
+/**
+ * Reads the secret's `atlas-ops:restart` tag: "app" (the application reads this secret and restarts as the
+ * function's RESTART_MODE says) or "none" (only jobs read it, each time they run). Untagged means "app": a
+ * needless restart costs a rolling deploy, a missed one leaves the app on a password that no longer works.
+ */
+export function secretRestartFromTags(tags: Record<string, string>, secretId: string): SecretRestart {
+  const value = tags[RESTART_TAG];
+  if (value === undefined || value === "app" || value === "none") return value ?? "app";
+  throw new RotationError(
+    `secret ${secretId} has tag ${RESTART_TAG}=${JSON.stringify(value)}; expected "app" or "none"`,
+  );
 }
 
 /** What the steps need from Secrets Manager. Reads always name the stage (and the version when known). */
@@ -73,12 +91,15 @@ export function parseRotationEvent(event: unknown): RotationEvent {
   return { Step: Step as RotationStep, SecretId, ClientRequestToken };
 }
 
-/** Runs one step after checking that rotation is enabled and the token is the secret's pending version. */
+/**
+ * Runs one step after checking that rotation is enabled and the token is the secret's pending version; returns
+ * what it did and the secret's description as read before the step.
+ */
 export async function runRotationStep(
   event: RotationEvent,
   store: RotatingSecretStore,
   strategy: RotationStrategy,
-): Promise<StepOutcome> {
+): Promise<{ outcome: StepOutcome; description: SecretDescription }> {
   const { SecretId: secretId, ClientRequestToken: token } = event;
   const description = await store.describe(secretId);
   if (!description.rotationEnabled) {
@@ -88,7 +109,7 @@ export async function runRotationStep(
   if (!stages) {
     throw new RotationError(`version ${token} is not a version of secret ${secretId}`);
   }
-  if (stages.includes("AWSCURRENT")) return "already-current";
+  if (stages.includes("AWSCURRENT")) return { outcome: "already-current", description };
   if (!stages.includes("AWSPENDING")) {
     throw new RotationError(`version ${token} of secret ${secretId} is not labelled AWSPENDING`);
   }
@@ -106,7 +127,7 @@ export async function runRotationStep(
       await finishSecret(secretId, token, description, store);
       break;
   }
-  return "done";
+  return { outcome: "done", description };
 }
 
 /** Stores a new pending value, unless an earlier try already did (it is reused, never overwritten). */
