@@ -160,6 +160,23 @@ describe("verify", () => {
     expect(counts).toEqual(expectedCounts());
   });
 
+  it("fails on a changed byte in a mongodump --archive, naming the namespace (CRC-64)", async () => {
+    const db = seed.databases[0]!;
+    const file = join(work, "crc.archive");
+    await run(env.mongodump, [
+      `--uri=${env.mongodbUri}`,
+      `--db=${db}`,
+      `--collection=orders`,
+      `--archive=${file}`,
+    ]);
+    const bytes = await readFile(file);
+    const at = bytes.indexOf("ORD-") + 6;
+    bytes.writeUInt8(bytes.readUInt8(at) === 0x39 ? 0x38 : 0x39, at);
+    const report = await verifyStream(chunks(bytes), undefined, "crc.archive");
+    expect(report.problem?.namespace).toBe(`${db}.orders`);
+    expect(report.problem?.reason).toMatch(/^CRC-64 of the documents is -?\d+, the archive says -?\d+$/);
+  });
+
   it("fails on a changed byte inside a collection, naming the file", async () => {
     const orders = entry("/orders.bson");
     const changed = Buffer.from(tar);

@@ -2,6 +2,7 @@ import { BSON, type Document } from "mongodb";
 import { ByteReader } from "./byte-reader";
 import { documentBatches } from "./bson-stream";
 import { checkDocument } from "./bson-walk";
+import { Crc64 } from "./crc64";
 import { ArchiveError, type ArchiveEvent } from "./events";
 import { decodeMetadata } from "./metadata";
 
@@ -23,6 +24,7 @@ export async function* mongodumpArchiveEvents(
     throw new ArchiveError(`unsupported mongodump archive version ${String(header.version)}`);
   }
   const open = new Map<string, number>();
+  const checksums = new Map<string, Crc64>();
   for (;;) {
     const peek = await reader.peek(4);
     if (peek.length < 4) throw new ArchiveError("archive is truncated in its collection list");
@@ -36,6 +38,7 @@ export async function* mongodumpArchiveEvents(
     const namespace = `${db}.${collection}`;
     const metadata = decodeMetadata(String(entry.metadata ?? "{}"), namespace);
     open.set(namespace, 0);
+    checksums.set(namespace, new Crc64());
     yield { type: "collection-metadata", db, collection, metadata };
   }
   while (!(await reader.atEnd())) {
@@ -54,6 +57,13 @@ export async function* mongodumpArchiveEvents(
       if (!terminator || terminator.readInt32LE(0) !== TERMINATOR) {
         throw new ArchiveError("namespace end is not followed by a terminator", { namespace });
       }
+      const crc = checksums.get(namespace)!.value();
+      const expected = typeof segment.CRC === "bigint" ? segment.CRC : BigInt(Number(segment.CRC ?? 0));
+      if (crc !== expected) {
+        throw new ArchiveError(`CRC-64 of the documents is ${crc}, the archive says ${expected}`, {
+          namespace,
+        });
+      }
       open.delete(namespace);
       yield { type: "collection-end", db, collection, documentCount: count };
       continue;
@@ -61,6 +71,8 @@ export async function* mongodumpArchiveEvents(
     let seen = count;
     for await (const documents of documentBatches(reader, { namespace }, batchBytes, true)) {
       seen += documents.length;
+      const crc = checksums.get(namespace)!;
+      for (const document of documents) crc.update(document);
       yield { type: "documents", db, collection, documents };
     }
     open.set(namespace, seen);
@@ -79,5 +91,5 @@ async function readControlDocument(reader: ByteReader, what: string): Promise<Do
   if (!bytes) throw new ArchiveError(`archive is truncated inside the ${what}`);
   const problem = checkDocument(bytes, 0, length);
   if (problem) throw new ArchiveError(`${what} is not valid BSON: ${problem}`);
-  return BSON.deserialize(bytes);
+  return BSON.deserialize(bytes, { useBigInt64: true });
 }

@@ -17,7 +17,7 @@ export class TarWriter {
     await this.write(directoryHeader(path, this.mtime));
   }
 
-  async file(path: string, content: Buffer | Readable, size: number): Promise<void> {
+  async file(path: string, content: Buffer | Buffer[] | Readable, size: number): Promise<void> {
     await this.write(fileHeader(path, size, this.mtime));
     let written = 0;
     if (Buffer.isBuffer(content)) {
@@ -26,6 +26,22 @@ export class TarWriter {
         await this.write(content.subarray(at, at + 1024 * 1024));
       }
       written = content.length;
+    } else if (Array.isArray(content)) {
+      // Many small documents: gathered into ~1 MiB writes.
+      let group: Buffer[] = [];
+      let groupBytes = 0;
+      for (const part of content) {
+        group.push(part);
+        groupBytes += part.length;
+        if (groupBytes >= 1024 * 1024) {
+          await this.write(Buffer.concat(group, groupBytes));
+          written += groupBytes;
+          group = [];
+          groupBytes = 0;
+        }
+      }
+      await this.write(Buffer.concat(group, groupBytes));
+      written += groupBytes;
     } else {
       for await (const chunk of content as AsyncIterable<Buffer>) {
         written += chunk.length;

@@ -125,7 +125,11 @@ async function writeArchive(
   let storeFailure: unknown;
   const stored = pipeline(tarStream, new ParallelGzip(context.gzip), tap, upload.stream);
   // Observed here and awaited below; a failure also stops the tar writer, whose error would say less.
-  stored.catch((error: unknown) => (storeFailure ??= error));
+  stored.catch((error: unknown) => {
+    storeFailure ??= error;
+    // Nothing more can be stored: stop reading collections now rather than at their turn to be written.
+    void client.close(true).catch(() => undefined);
+  });
   const tar = new TarWriter(tarStream, context.started);
   const entries: ManifestCollection[] = [];
   let failure: unknown;

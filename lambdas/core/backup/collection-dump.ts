@@ -18,8 +18,8 @@ export interface DumpedCollection {
   bytes: number;
   sha256: string;
   documentsDigest: string;
-  /** The `.bson` content, read once. */
-  open(): Readable | Buffer;
+  /** The `.bson` content, read once: the documents themselves, or a stream of the spool file. */
+  open(): Readable | Buffer[];
   /** Removes the spool file, if any (idempotent). */
   dispose(): Promise<void>;
 }
@@ -74,8 +74,8 @@ export async function dumpCollection(
         if (spool) {
           if (!spool.stream.write(document)) await once(spool.stream, "drain");
         } else {
-          // Raw documents are views into the driver's batch buffer: copy so the batch can be freed.
-          chunks.push(Buffer.from(document));
+          // A view into the batch the driver received (not a copy): the batch holds little besides documents.
+          chunks.push(document);
           if (bytes > options.memoryThreshold) {
             const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), "atlas-ops-spool-"));
             const path = join(dir, "collection.bson");
@@ -104,8 +104,7 @@ export async function dumpCollection(
   }
 
   const spooled = spool;
-  const memory = spooled ? undefined : Buffer.concat(chunks);
-  chunks = [];
+  const memory = chunks;
   return {
     documents: digest.documents,
     bytes,
