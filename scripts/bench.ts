@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   console.log(`node ${process.version}, ${mongodbUri}`);
   for (const sizeMb of sizes(process.argv)) {
     console.log(formatBackupBench(await benchBackup({ mongodbUri, mongodump, sizeMb })));
-    const documents = Math.round((sizeMb * 1024 * 1024) / 330);
+    const documents = Math.round((sizeMb * 1024 * 1024) / 270);
     console.log(
       formatRestoreBench(
         await benchRestore({ mongodbUri, mongodump, mongorestore: required("MONGORESTORE"), documents }),
