@@ -7,3 +7,12 @@ export const EXIT_USAGE = 2;
 export class UsageError extends Error {
   override name = "UsageError";
 }
+
+/** Runs a parser of user input; its error becomes a usage error (exit code 2). */
+export function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as mongodbatlas from "@pulumi/mongodbatlas";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { scratchDatabaseName } from "../lambdas/core/restore-test/scratch";
 import type { AtlasOpsConfig } from "./config";
 
 export type DatabaseUserName = "app" | "backup" | "restoreTest";
@@ -15,23 +16,43 @@ export interface DatabaseRole {
  * Least privilege per user. The backup user gets `read` on each backed-up database rather than Atlas'
  * cluster-wide `backup` role: mongodump of an application database needs find, listCollections and
  * listIndexes (all in `read`, as are dbStats/collStats for db-stats), while `backup` would also expose every
- * other database and the config/admin internals. The restore-test user may only touch the scratch
- * database: readWrite to restore, dbAdmin to drop it afterwards and to restore collection options.
+ * other database and the config/admin internals. The restore-test user may only touch scratch databases:
+ * its own (where the rotation test logs in) and the one the restore test writes per backed-up database
+ * (`restoretest_<db>`); readWrite to restore, dbAdmin to drop them afterwards and to restore collection
+ * options.
  */
 export function databaseUserRoles(config: AtlasOpsConfig): Record<DatabaseUserName, DatabaseRole[]> {
+  const scratch = [
+    ...new Set([config.restoreTestDatabase, ...config.backupDatabases.map((db) => scratchDatabaseName(db))]),
+  ];
   return {
     app: [{ roleName: "readWrite", databaseName: config.appDatabase }],
     backup: config.backupDatabases.map((databaseName) => ({ roleName: "read", databaseName })),
-    restoreTest: [
-      { roleName: "readWrite", databaseName: config.restoreTestDatabase },
-      { roleName: "dbAdmin", databaseName: config.restoreTestDatabase },
-    ],
+    restoreTest: scratch.flatMap((databaseName) => [
+      { roleName: "readWrite", databaseName },
+      { roleName: "dbAdmin", databaseName },
+    ]),
   };
 }
 
 /** Strips the scheme so the secret's `host` field is what `mongodb+srv://` expects. */
 export function srvHost(connectionString: string): string {
   return connectionString.replace(/^mongodb(\+srv)?:\/\//, "").replace(/\/.*$/, "");
+}
+
+/**
+ * Atlas' snapshot policy: daily snapshots kept `dailyDays`, weekly ones at least 4 weeks and monthly ones at
+ * least 12 months. Atlas refuses a less frequent item that keeps snapshots for less time than a more frequent
+ * one, so long daily retention lengthens the weekly and monthly ones too.
+ */
+export function snapshotPolicyItems(dailyDays: number) {
+  const weeks = Math.max(4, Math.ceil(dailyDays / 7));
+  const months = Math.max(12, Math.ceil((weeks * 7) / 28));
+  return {
+    policyItemDaily: { frequencyInterval: 1, retentionUnit: "days", retentionValue: dailyDays },
+    policyItemWeeklies: [{ frequencyInterval: 7, retentionUnit: "weeks", retentionValue: weeks }],
+    policyItemMonthlies: [{ frequencyInterval: 1, retentionUnit: "months", retentionValue: months }],
+  };
 }
 
 export interface AtlasDatabaseArgs {
@@ -136,13 +157,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
         referenceHourOfDay: 1,
         referenceMinuteOfHour: 0,
         restoreWindowDays: Math.min(atlas.snapshotRetentionDays, 7),
-        policyItemDaily: {
-          frequencyInterval: 1,
-          retentionUnit: "days",
-          retentionValue: atlas.snapshotRetentionDays,
-        },
-        policyItemWeeklies: [{ frequencyInterval: 7, retentionUnit: "weeks", retentionValue: 4 }],
-        policyItemMonthlies: [{ frequencyInterval: 1, retentionUnit: "months", retentionValue: 12 }],
+        ...snapshotPolicyItems(atlas.snapshotRetentionDays),
       },
       parent,
     );
@@ -171,7 +186,8 @@ export class AtlasDatabase extends pulumi.ComponentResource {
     };
     this.users = {
       app: user("app", `${config.appName}-app`, config.appDatabase),
-      backup: user("backup", `${config.appName}-backup`, config.appDatabase),
+      // The rotation test logs in and lists this database's collections: one the user may read.
+      backup: user("backup", `${config.appName}-backup`, config.backupDatabases[0] ?? config.appDatabase),
       restoreTest: user("restoreTest", `${config.appName}-restore-test`, config.restoreTestDatabase),
     };
 

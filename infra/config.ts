@@ -12,6 +12,7 @@ import {
   isWholeInternet,
   longestIntervalHours,
 } from "./config-rules";
+import { scratchDatabaseName } from "../lambdas/core/restore-test/scratch";
 
 export type BackupKind = "daily" | "weekly" | "monthly";
 export type NetworkMode = "nat" | "privatelink" | "public-unsafe";
@@ -332,6 +333,20 @@ export function parseConfig(
     fail("backupDatabases", "must not include the restore-test database");
   for (const db of [appDatabase, restoreTestDatabase, ...backupDatabases]) {
     if (!/^[A-Za-z0-9_-]{1,63}$/.test(db)) fail("appDatabase", `"${db}" is not a valid database name`);
+  }
+  // The restore test restores each backed-up database into its scratch name and drops it afterwards.
+  for (const db of backupDatabases) {
+    const scratch = scratchDatabaseName(db);
+    if (scratch.length > 63)
+      fail(
+        "backupDatabases",
+        `"${db}" is too long: its restore-test copy "${scratch}" exceeds 63 characters`,
+      );
+    if (scratch === appDatabase || backupDatabases.includes(scratch))
+      fail(
+        "backupDatabases",
+        `the restore test would overwrite and drop "${scratch}" (scratch copy of "${db}")`,
+      );
   }
   const logRetentionDays = integer("logRetentionDays", 90, 1);
   check("logRetentionDays", checkLogRetentionDays(logRetentionDays));

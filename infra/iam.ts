@@ -31,6 +31,7 @@ export const ACTIONS_WITHOUT_RESOURCE_LEVEL = [
   "ec2:DescribeSubnets",
   "ec2:DescribeSecurityGroups",
   "cloudwatch:GetMetricData",
+  "cloudwatch:ListMetrics",
   "cloudwatch:PutMetricData",
   "secretsmanager:GetRandomPassword",
 ];
@@ -76,6 +77,7 @@ export function vpcAccessStatement(): PolicyStatement {
     Action: [
       "ec2:CreateNetworkInterface",
       "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSubnets",
       "ec2:DeleteNetworkInterface",
       "ec2:AssignPrivateIpAddresses",
       "ec2:UnassignPrivateIpAddresses",
@@ -123,7 +125,8 @@ function listPrefix(access: BucketAccess): PolicyStatement {
 /**
  * The backup job writes new archives under its prefix and can never delete or overwrite history: no delete
  * actions, and an explicit deny so a later broad grant cannot add them. Decrypt is needed to complete
- * SSE-KMS multipart uploads.
+ * SSE-KMS multipart uploads and to read the sidecars a scheduled run checks first (a retry of a run that
+ * already committed writes nothing).
  */
 export function backupWriterStatements(access: BucketAccess): PolicyStatement[] {
   return [
@@ -131,6 +134,12 @@ export function backupWriterStatements(access: BucketAccess): PolicyStatement[] 
       Sid: "WriteBackups",
       Effect: "Allow",
       Action: ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"],
+      Resource: [`${access.bucketArn}/${access.prefix}*`],
+    },
+    {
+      Sid: "ReadSidecars",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
       Resource: [`${access.bucketArn}/${access.prefix}*`],
     },
     listPrefix(access),
@@ -196,7 +205,13 @@ export function ecsServiceArn(region: string, accountId: string, cluster: string
 
 export function dailyReportStatements(topicArn: string, alarmArnPrefix: string): PolicyStatement[] {
   return [
-    { Sid: "ReadMetrics", Effect: "Allow", Action: ["cloudwatch:GetMetricData"], Resource: ["*"] },
+    // ListMetrics finds the databases and collections db-stats reported (dimension values).
+    {
+      Sid: "ReadMetrics",
+      Effect: "Allow",
+      Action: ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"],
+      Resource: ["*"],
+    },
     {
       Sid: "ReadAlarms",
       Effect: "Allow",

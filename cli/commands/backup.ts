@@ -1,31 +1,5 @@
 import { Option, type Command } from "commander";
-import { UsageError } from "../exit-codes";
-import { resolveTarget } from "../../lambdas/adapters/targets";
-import { runBackup, type BackupProgress } from "../../lambdas/core/backup/backup";
-import { assertAppName, parseKind } from "../../lambdas/core/archive/names";
-import { parseMongoUri } from "../../lambdas/core/mongo/uri";
-
-interface BackupCommandOptions {
-  uri?: string;
-  to: string;
-  app: string;
-  kind: string;
-  db: string[];
-  kmsKeyId?: string;
-  memoryThresholdMb: string;
-  json?: boolean;
-}
-
-/** One line per collection on a terminal; nothing when stderr is piped. */
-function progressPrinter(): ((progress: BackupProgress) => void) | undefined {
-  if (!process.stderr.isTTY) return undefined;
-  return (progress) => {
-    if (progress.type === "collection-done") {
-      const mb = (progress.bytes / 1024 / 1024).toFixed(1);
-      process.stderr.write(`  ${progress.namespace}: ${progress.documents} documents, ${mb} MB\n`);
-    }
-  };
-}
+import type { BackupCommandOptions } from "../actions/backup";
 
 export function registerBackupCommand(program: Command): void {
   program
@@ -44,48 +18,11 @@ export function registerBackupCommand(program: Command): void {
     .option("--memory-threshold-mb <mb>", "collections larger than this are spooled to the temp dir", "16")
     .option("--json", "print the result as one JSON object")
     .action(async (options: BackupCommandOptions) => {
-      const thresholdMb = Number(options.memoryThresholdMb);
-      if (!Number.isFinite(thresholdMb) || thresholdMb <= 0) {
-        throw new UsageError(
-          `--memory-threshold-mb must be a positive number, not "${options.memoryThresholdMb}"`,
-        );
-      }
-      if (!options.uri) throw new UsageError("--uri is required (or set MONGODB_URI)");
-      const kind = usage(() => parseKind(options.kind));
-      usage(() => assertAppName(options.app));
-      usage(() => parseMongoUri(options.uri!));
-      const target = usage(() => resolveTarget(options.to, { kmsKeyId: options.kmsKeyId }));
-      const result = await runBackup({
-        uri: options.uri,
-        target,
-        app: options.app,
-        kind,
-        databases: options.db,
-        memoryThreshold: Math.round(thresholdMb * 1024 * 1024),
-        onProgress: progressPrinter(),
-      });
-      if (options.json) {
-        const { manifest: _manifest, ...summary } = result;
-        process.stdout.write(`${JSON.stringify(summary)}\n`);
-      } else {
-        const mb = (result.bytes / 1024 / 1024).toFixed(1);
-        process.stdout.write(
-          `backed up ${result.collections} collections, ${result.documents} documents to ${result.archive}\n` +
-            `  ${mb} MB compressed, sha256 ${result.sha256}, ${(result.durationMs / 1000).toFixed(1)} s\n`,
-        );
-      }
+      const { backupCommand } = await import("../actions/backup");
+      await backupCommand(options);
     });
 }
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-/** Runs a parser of user input; its error becomes a usage error (exit code 2). */
-export function usage<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
 }

@@ -1,8 +1,5 @@
 import type { Command } from "commander";
-import { EXIT_FAILED } from "../exit-codes";
-import { resolveArchive } from "../../lambdas/adapters/targets";
-import { verifyArchive } from "../../lambdas/core/verify/verify";
-import { usage } from "./backup";
+import type { VerifyCommandOptions } from "../actions/verify";
 
 export function registerVerifyCommand(program: Command): void {
   program
@@ -13,19 +10,8 @@ export function registerVerifyCommand(program: Command): void {
     )
     .argument("<archive-url>", "s3://BUCKET/PREFIX/daily/NAME.tar.gz, file:///path/NAME.tar.gz or a path")
     .option("--json", "print the report as one JSON object")
-    .action(async (url: string, options: { json?: boolean }) => {
-      const { target, key } = usage(() => resolveArchive(url));
-      const report = await verifyArchive(target, key, url);
-      if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-      else if (report.ok) {
-        process.stdout.write(
-          `OK ${url} (${report.format}): ${report.collections.length} collections, ${report.documents} documents, ` +
-            `sha256 ${report.sha256}\n`,
-        );
-      } else {
-        const where = report.problem?.file ?? report.problem?.namespace;
-        process.stdout.write(`FAILED ${url}: ${where ? `${where}: ` : ""}${report.problem?.reason}\n`);
-      }
-      if (!report.ok) process.exitCode = EXIT_FAILED;
+    .action(async (url: string, options: VerifyCommandOptions) => {
+      const { verifyCommand } = await import("../actions/verify");
+      await verifyCommand(url, options);
     });
 }

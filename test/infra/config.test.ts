@@ -164,6 +164,16 @@ describe("the stack configuration", () => {
     ["backupPrefix", "backups", 'atlas-ops:backupPrefix: must end with "/"'],
     ["atlasTerminationProtection", "yes", "atlas-ops:atlasTerminationProtection: must be true or false"],
     ["coldStorageClass", "ONEZONE", "atlas-ops:coldStorageClass: must be one of"],
+    [
+      "backupDatabases",
+      '["opendev", "restoretest_opendev"]',
+      'atlas-ops:backupDatabases: the restore test would overwrite and drop "restoretest_opendev"',
+    ],
+    [
+      "backupDatabases",
+      `["${"d".repeat(60)}"]`,
+      'atlas-ops:backupDatabases: "' + "d".repeat(60) + '" is too long',
+    ],
   ])("rejects %s = %s", (key, value, message) => {
     const problems = problemsOf({ ...testValues(), [key]: value });
     expect(problems.join("\n")).toContain(message);

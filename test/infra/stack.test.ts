@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PolicyDocument, PolicyStatement } from "../../infra/iam";
+import { snapshotPolicyItems } from "../../infra/atlas-database";
 import { ACTIONS_WITHOUT_RESOURCE_LEVEL } from "../../infra/iam";
 import { parseDatabaseCredentials } from "../../lambdas/core/mongo/credentials";
 import { CLUSTER_SRV, isSecret, NAT_IP, named, ofType, plain, type RecordedResource } from "./mocks";
@@ -153,6 +154,30 @@ describe("IAM", () => {
     expect(doc.Statement.find((s) => s.Sid === "ReadOwnSecrets")?.Resource).toEqual([
       run.outputs.secretArns && (run.outputs.secretArns as Record<string, string>).mongodbBackup,
     ]);
+  });
+
+  it("lets the backup job read the sidecars it checks before writing a scheduled run again", () => {
+    const read = jobPolicy("backup").Statement.find((s) => s.Sid === "ReadSidecars");
+    expect(read).toMatchObject({ Effect: "Allow", Action: ["s3:GetObject"], Resource: [`${bucketArn}/*`] });
+  });
+
+  it("gives VPC jobs the ENI permissions of AWSLambdaVPCAccessExecutionRole", () => {
+    const vpc = jobPolicy("backup").Statement.find((s) => s.Sid === "AttachToVpc");
+    expect(vpc?.Action).toEqual(
+      expect.arrayContaining([
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+      ]),
+    );
+  });
+
+  it("lets the daily report find the dimensions db-stats reported", () => {
+    const read = jobPolicy("daily-report").Statement.find((s) => s.Sid === "ReadMetrics");
+    expect(read?.Action).toEqual(["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"]);
   });
 
   it("lets the restore test read backups and its own secret, nothing else", () => {
@@ -379,8 +404,24 @@ describe("Atlas", () => {
       "opendev-restore-test": [
         { roleName: "readWrite", databaseName: "opendev_restore_test" },
         { roleName: "dbAdmin", databaseName: "opendev_restore_test" },
+        // Where the restore test restores "opendev" (scratchDatabaseName), then drops it.
+        { roleName: "readWrite", databaseName: "restoretest_opendev" },
+        { roleName: "dbAdmin", databaseName: "restoretest_opendev" },
       ],
     });
+  });
+
+  it("keeps weekly and monthly snapshots at least as long as daily ones (Atlas refuses less)", () => {
+    expect(snapshotPolicyItems(7)).toMatchObject({
+      policyItemDaily: { retentionUnit: "days", retentionValue: 7 },
+      policyItemWeeklies: [{ retentionUnit: "weeks", retentionValue: 4 }],
+      policyItemMonthlies: [{ retentionUnit: "months", retentionValue: 12 }],
+    });
+    const long = snapshotPolicyItems(365);
+    const weeklyDays = (long.policyItemWeeklies[0]?.retentionValue ?? 0) * 7;
+    const monthlyDays = (long.policyItemMonthlies[0]?.retentionValue ?? 0) * 28;
+    expect(weeklyDays).toBeGreaterThanOrEqual(365);
+    expect(monthlyDays).toBeGreaterThanOrEqual(weeklyDays);
   });
 
   it("mails Atlas alerts to the technical contacts", () => {

@@ -1,4 +1,4 @@
-import { BSON, type Document } from "mongodb";
+import { BSON, type Document } from "./bson";
 
 const { EJSON } = BSON;
 import { ArchiveError, type CollectionMetadata } from "./events";

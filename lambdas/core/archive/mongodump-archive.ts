@@ -1,4 +1,4 @@
-import { BSON, type Document } from "mongodb";
+import { BSON, type Document } from "./bson";
 import { ByteReader } from "./byte-reader";
 import { documentBatches } from "./bson-stream";
 import { checkDocument } from "./bson-walk";

@@ -5,6 +5,7 @@ import { restoreArchive, type ArchiveRestoreReport } from "../restore/restore-ar
 import { NamespaceSelection } from "../restore/namespaces";
 import type { BackupTarget } from "../targets/target";
 import { assertNotProduction, type ProductionDatabase } from "./production-guard";
+import { DEFAULT_SCRATCH_PREFIX, scratchDatabaseName } from "./scratch";
 
 export interface RestoreTestConfig {
   target: BackupTarget;
@@ -46,7 +47,7 @@ export interface RestoreTestResult {
  */
 export async function runRestoreTest(config: RestoreTestConfig): Promise<RestoreTestResult> {
   const now = config.now ?? (() => new Date());
-  const prefix = config.scratchPrefix ?? "restoretest_";
+  const prefix = config.scratchPrefix ?? DEFAULT_SCRATCH_PREFIX;
   const result: RestoreTestResult = {
     ok: false,
     restoreDurationMs: 0,
@@ -68,7 +69,7 @@ export async function runRestoreTest(config: RestoreTestConfig): Promise<Restore
   result.backupAgeHours = (now().getTime() - Date.parse(manifest.finishedAt)) / 3_600_000;
   const selection = new NamespaceSelection({
     renameFrom: ["$db$.$collection$"],
-    renameTo: [`${prefix}$db$.$collection$`],
+    renameTo: [`${scratchDatabaseName("$db$", prefix)}.$collection$`],
   });
   const scratchOf = (entry: ManifestCollection) =>
     selection.target({ db: entry.db, collection: entry.collection })!;

@@ -1,0 +1,36 @@
+import { usage } from "../exit-codes";
+import { resolveTarget } from "../../lambdas/adapters/targets";
+import { parseKind } from "../../lambdas/core/archive/names";
+
+export interface ListCommandOptions {
+  kind?: string;
+  json?: boolean;
+}
+
+export async function listCommand(url: string, options: ListCommandOptions): Promise<void> {
+  const kind = options.kind === undefined ? undefined : usage(() => parseKind(options.kind!));
+  const target = usage(() => resolveTarget(url));
+  const backups = await target.list(kind);
+  if (options.json) {
+    const rows = backups.map((b) => ({
+      name: b.name,
+      kind: b.kind,
+      url: b.url,
+      startedAt: b.manifest.startedAt,
+      finishedAt: b.manifest.finishedAt,
+      bytes: b.manifest.archive?.bytes,
+      sha256: b.manifest.archive?.sha256,
+      collections: b.manifest.totals.collections,
+      documents: b.manifest.totals.documents,
+    }));
+    process.stdout.write(`${JSON.stringify(rows)}\n`);
+    return;
+  }
+  if (backups.length === 0) process.stdout.write(`no backups in ${target.url}\n`);
+  for (const b of backups) {
+    const mb = ((b.manifest.archive?.bytes ?? 0) / 1024 / 1024).toFixed(1);
+    process.stdout.write(
+      `${b.kind.padEnd(7)} ${b.manifest.startedAt}  ${mb.padStart(8)} MB  ${String(b.manifest.totals.documents).padStart(10)} docs  ${b.url}\n`,
+    );
+  }
+}

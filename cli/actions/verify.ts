@@ -1,0 +1,23 @@
+import { EXIT_FAILED, usage } from "../exit-codes";
+import { resolveArchive } from "../../lambdas/adapters/targets";
+import { verifyArchive } from "../../lambdas/core/verify/verify";
+
+export interface VerifyCommandOptions {
+  json?: boolean;
+}
+
+export async function verifyCommand(url: string, options: VerifyCommandOptions): Promise<void> {
+  const { target, key } = usage(() => resolveArchive(url));
+  const report = await verifyArchive(target, key, url);
+  if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  else if (report.ok) {
+    process.stdout.write(
+      `OK ${url} (${report.format}): ${report.collections.length} collections, ${report.documents} documents, ` +
+        `sha256 ${report.sha256}\n`,
+    );
+  } else {
+    const where = report.problem?.file ?? report.problem?.namespace;
+    process.stdout.write(`FAILED ${url}: ${where ? `${where}: ` : ""}${report.problem?.reason}\n`);
+  }
+  if (!report.ok) process.exitCode = EXIT_FAILED;
+}
