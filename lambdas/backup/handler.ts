@@ -45,19 +45,16 @@ export const handler = createJobHandler<unknown, BackupConfig, BackupOutcome>({
         alreadyDone: true,
       };
     } else {
-      const result = await withDatabaseCredentials(secrets, config.secretId, (credentials) => {
-        // The first reading of the clock names the archive: the scheduled time, so a retry reuses the name.
-        let named = false;
-        const now = (): Date => (named ? new Date() : ((named = true), runTime));
-        return runBackup({
+      const result = await withDatabaseCredentials(secrets, config.secretId, (credentials) =>
+        runBackup({
           uri: credentials.MONGODB_URI,
           target,
           app: config.appName,
           kind: event.kind,
           databases: config.databases.length ? config.databases : undefined,
-          now,
-        });
-      });
+          name,
+        }),
+      );
       outcome = {
         name: result.name,
         url: result.archive,

@@ -28,6 +28,9 @@ export interface BackupOptions {
   parallelCollections?: number;
   tempDir?: string;
   gzip?: ParallelGzipOptions;
+  /** The archive's name without `.tar.gz` (default `<app>_backup_<start time>`); a scheduled run passes the
+   * name of its scheduled time, so a retried run writes, and finds, the same name. */
+  name?: string;
   now?: () => Date;
   onProgress?: (progress: BackupProgress) => void;
 }
@@ -110,7 +113,7 @@ async function writeArchive(
 ): Promise<{ url: string; manifest: BackupManifest }> {
   const kind = context.kind ?? "daily";
   const app = context.app ?? "opendev";
-  const name = archiveName(app, context.started);
+  const name = context.name ?? archiveName(app, context.started);
   const upload = await context.target.startArchive(kind, name);
   const tarStream = new PassThrough({ highWaterMark: 1024 * 1024 });
   const archiveHash = createHash("sha256");
