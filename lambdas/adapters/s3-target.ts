@@ -31,7 +31,9 @@ export interface S3TargetOptions {
 
 /**
  * Backups in S3: `<prefix><kind>/<name>.tar.gz` streamed as a multipart upload, tagged `kind=<kind>`, then the
- * sidecar `<same>.manifest.json` (the commit marker). A failure aborts the upload and deletes what was stored.
+ * sidecar `<same>.manifest.json` (the commit marker). A failure aborts the upload and tries to delete what was
+ * stored; where the role may not delete (the deployed backup role), a stored archive without its sidecar stays
+ * invisible to listings until the bucket's lifecycle rule expires it.
  */
 export class S3Target implements BackupTarget {
   readonly url: string;
