@@ -29,7 +29,9 @@ function progressPrinter(): ((progress: BackupProgress) => void) | undefined {
 export async function backupCommand(options: BackupCommandOptions): Promise<void> {
   const thresholdMb = Number(options.memoryThresholdMb);
   if (!Number.isFinite(thresholdMb) || thresholdMb <= 0) {
-    throw new UsageError(`--memory-threshold-mb must be a positive number, not "${options.memoryThresholdMb}"`);
+    throw new UsageError(
+      `--memory-threshold-mb must be a positive number, not "${options.memoryThresholdMb}"`,
+    );
   }
   if (!options.uri) throw new UsageError("--uri is required (or set MONGODB_URI)");
   const kind = usage(() => parseKind(options.kind));

@@ -35,11 +35,15 @@ function formatResult(result: RestoreTestResult): string {
   return lines.join("\n");
 }
 
-export async function restoreTestCommand(targetUrl: string, options: RestoreTestCommandOptions): Promise<void> {
+export async function restoreTestCommand(
+  targetUrl: string,
+  options: RestoreTestCommandOptions,
+): Promise<void> {
   if (!BACKUP_KINDS.includes(options.kind as BackupKind)) {
     throw new UsageError(`--kind must be one of ${BACKUP_KINDS.join(", ")}, not "${options.kind}"`);
   }
-  if (!options.uri) throw new UsageError("--uri (or RESTORE_TEST_MONGODB_URI) is required: the scratch server");
+  if (!options.uri)
+    throw new UsageError("--uri (or RESTORE_TEST_MONGODB_URI) is required: the scratch server");
   const target = usage(() => resolveTarget(targetUrl));
   let result: RestoreTestResult;
   try {
@@ -57,6 +61,8 @@ export async function restoreTestCommand(targetUrl: string, options: RestoreTest
     throw error;
   }
   const { restore: _restore, ...printable } = result;
-  process.stdout.write(options.json ? `${JSON.stringify(printable, null, 2)}\n` : `${formatResult(result)}\n`);
+  process.stdout.write(
+    options.json ? `${JSON.stringify(printable, null, 2)}\n` : `${formatResult(result)}\n`,
+  );
   if (!result.ok) process.exitCode = EXIT_FAILED;
 }

@@ -1,4 +1,5 @@
 import { Option, type Command } from "commander";
+import { lazyActions } from "../lazy-actions";
 import type { BackupCommandOptions } from "../actions/backup";
 
 export function registerBackupCommand(program: Command): void {
@@ -17,10 +18,7 @@ export function registerBackupCommand(program: Command): void {
     .option("--kms-key-id <id>", "SSE-KMS key for s3:// targets")
     .option("--memory-threshold-mb <mb>", "collections larger than this are spooled to the temp dir", "16")
     .option("--json", "print the result as one JSON object")
-    .action(async (options: BackupCommandOptions) => {
-      const { backupCommand } = await import("../actions/backup");
-      await backupCommand(options);
-    });
+    .action((options: BackupCommandOptions) => lazyActions.backup().backupCommand(options));
 }
 
 function collect(value: string, previous: string[]): string[] {

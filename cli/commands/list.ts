@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { lazyActions } from "../lazy-actions";
 import type { ListCommandOptions } from "../actions/list";
 
 export function registerListCommand(program: Command): void {
@@ -10,8 +11,5 @@ export function registerListCommand(program: Command): void {
     .argument("<target>", "file://DIR, a directory, or s3://BUCKET/PREFIX")
     .option("--kind <kind>", "only daily, weekly or monthly backups")
     .option("--json", "print a JSON array")
-    .action(async (url: string, options: ListCommandOptions) => {
-      const { listCommand } = await import("../actions/list");
-      await listCommand(url, options);
-    });
+    .action((url: string, options: ListCommandOptions) => lazyActions.list().listCommand(url, options));
 }

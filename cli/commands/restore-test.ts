@@ -1,4 +1,5 @@
 import { Option, type Command } from "commander";
+import { lazyActions } from "../lazy-actions";
 import type { RestoreTestCommandOptions } from "../actions/restore-test";
 
 export function registerRestoreTestCommand(program: Command): void {
@@ -18,8 +19,7 @@ export function registerRestoreTestCommand(program: Command): void {
     )
     .addOption(new Option("--production-database <name>", "production database").env("PRODUCTION_DATABASE"))
     .option("--json", "print the result as JSON")
-    .action(async (targetUrl: string, options: RestoreTestCommandOptions) => {
-      const { restoreTestCommand } = await import("../actions/restore-test");
-      await restoreTestCommand(targetUrl, options);
-    });
+    .action((targetUrl: string, options: RestoreTestCommandOptions) =>
+      lazyActions.restoreTest().restoreTestCommand(targetUrl, options),
+    );
 }

@@ -1,4 +1,5 @@
 import { Option, type Command } from "commander";
+import { lazyActions } from "../lazy-actions";
 import type { RestoreCommandOptions } from "../actions/restore";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -31,8 +32,7 @@ export function registerRestoreCommand(program: Command): void {
     .option("--verify", "afterwards, read every restored collection back and compare it with the manifest")
     .option("--json", "print the report as JSON")
     .option("--parallelism <n>", "insert commands in flight at once", "4")
-    .action(async (archiveUrl: string, options: RestoreCommandOptions) => {
-      const { restoreCommand } = await import("../actions/restore");
-      await restoreCommand(archiveUrl, options);
-    });
+    .action((archiveUrl: string, options: RestoreCommandOptions) =>
+      lazyActions.restore().restoreCommand(archiveUrl, options),
+    );
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { lazyActions } from "../lazy-actions";
 import type { VerifyCommandOptions } from "../actions/verify";
 
 export function registerVerifyCommand(program: Command): void {
@@ -10,8 +11,5 @@ export function registerVerifyCommand(program: Command): void {
     )
     .argument("<archive-url>", "s3://BUCKET/PREFIX/daily/NAME.tar.gz, file:///path/NAME.tar.gz or a path")
     .option("--json", "print the report as one JSON object")
-    .action(async (url: string, options: VerifyCommandOptions) => {
-      const { verifyCommand } = await import("../actions/verify");
-      await verifyCommand(url, options);
-    });
+    .action((url: string, options: VerifyCommandOptions) => lazyActions.verify().verifyCommand(url, options));
 }

@@ -1,7 +1,8 @@
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 
 /**
- * The one S3 client factory. SDK v3 already honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_S3; what it cannot
+ * The one S3 client factory (other services need no factory: their SDK clients read region, credentials and
+ * endpoint from the environment by themselves). SDK v3 already honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_S3; what it cannot
  * guess is that an IP or localhost endpoint (moto, MinIO, LocalStack) needs path-style addressing.
  */
 export function createS3Client(config: S3ClientConfig = {}): S3Client {
@@ -17,9 +18,3 @@ export function needsPathStyle(endpoint: string): boolean {
   const host = new URL(endpoint).hostname;
   return host === "localhost" || /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.startsWith("[");
 }
-
-/** Secrets Manager, CloudWatch, SNS and ECS clients: the SDK reads region, credentials and endpoint itself. */
-export { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-export { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-export { SNSClient } from "@aws-sdk/client-sns";
-export { ECSClient } from "@aws-sdk/client-ecs";

@@ -1,5 +1,6 @@
 import { PublishCommand } from "@aws-sdk/client-sns";
-import { CloudWatchClient, SNSClient } from "../adapters/aws-clients";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { SNSClient } from "@aws-sdk/client-sns";
 import { createJobHandler } from "../adapters/job-handler";
 import { MetricsReader, readReportFigures } from "../adapters/metrics-reader";
 import { formatDailyReport, type DailyReport } from "../core/report/daily-report";
