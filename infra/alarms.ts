@@ -67,6 +67,25 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
   });
   const specs: AlarmSpec[] = [];
   const isRotation = (job: JobName) => job.startsWith("rotate-");
+  // A job's own 1/0 outcome metric: any run that reports 0 alarms at once; no run at all is the missed-run alarm's.
+  const reportedFailure = (
+    id: string,
+    description: string,
+    topic: AlarmTopic,
+    job: JobName,
+    outcomeMetric: string,
+  ): AlarmSpec => ({
+    id,
+    description,
+    topic,
+    metric: { ...jobMetric(job, outcomeMetric), statistic: "Minimum" },
+    period: 300,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    comparisonOperator: "LessThanThreshold",
+    threshold: 1,
+    treatMissingData: "notBreaching",
+  });
 
   for (const { job, functionName, deadLetterQueueName, schedules } of jobs) {
     specs.push({
@@ -162,42 +181,27 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
       threshold: config.alarms.tlsCertDaysLeft,
       treatMissingData: "notBreaching",
     },
-    {
-      id: "backup-failed",
-      description: "A backup run reported failure",
-      topic: "technical",
-      metric: { ...jobMetric("backup", "BackupSucceeded"), statistic: "Minimum" },
-      period: 300,
-      evaluationPeriods: 1,
-      datapointsToAlarm: 1,
-      comparisonOperator: "LessThanThreshold",
-      threshold: 1,
-      treatMissingData: "notBreaching",
-    },
-    {
-      id: "backup-verification-failed",
-      description: "Backup verification found a missing, unreadable or inconsistent backup",
-      topic: "technical",
-      metric: { ...jobMetric("verify-backup", "BackupVerified"), statistic: "Minimum" },
-      period: 300,
-      evaluationPeriods: 1,
-      datapointsToAlarm: 1,
-      comparisonOperator: "LessThanThreshold",
-      threshold: 1,
-      treatMissingData: "notBreaching",
-    },
-    {
-      id: "restore-test-failed",
-      description: "The restore test could not restore the newest backup",
-      topic: "technical",
-      metric: { ...jobMetric("restore-test", "RestoreTestSucceeded"), statistic: "Minimum" },
-      period: 300,
-      evaluationPeriods: 1,
-      datapointsToAlarm: 1,
-      comparisonOperator: "LessThanThreshold",
-      threshold: 1,
-      treatMissingData: "notBreaching",
-    },
+    reportedFailure(
+      "backup-failed",
+      "A backup run reported failure",
+      "technical",
+      "backup",
+      "BackupSucceeded",
+    ),
+    reportedFailure(
+      "backup-verification-failed",
+      "Backup verification found a missing, unreadable or inconsistent backup",
+      "technical",
+      "verify-backup",
+      "BackupVerified",
+    ),
+    reportedFailure(
+      "restore-test-failed",
+      "The restore test could not restore the newest backup",
+      "technical",
+      "restore-test",
+      "RestoreTestSucceeded",
+    ),
   );
 
   const backupSchedules: Record<BackupKind, string> = {
@@ -225,18 +229,13 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
   // SecretName series and the log say which one.
   for (const job of ["rotate-app-secret", "rotate-mongodb-password"] as const) {
     specs.push(
-      {
-        id: `${job}-failed`,
-        description: `${job}: a secret rotation step failed; the secret keeps its previous value (see the SecretName metric and the log group)`,
-        topic: "security",
-        metric: { ...jobMetric(job, "RotationSucceeded"), statistic: "Minimum" },
-        period: 300,
-        evaluationPeriods: 1,
-        datapointsToAlarm: 1,
-        comparisonOperator: "LessThanThreshold",
-        threshold: 1,
-        treatMissingData: "notBreaching",
-      },
+      reportedFailure(
+        `${job}-failed`,
+        `${job}: a secret rotation step failed; the secret keeps its previous value (see the SecretName metric and the log group)`,
+        "security",
+        job,
+        "RotationSucceeded",
+      ),
       {
         id: `${job}-step-failed`,
         description: `${job}: a rotation step or the application restart after it failed (a failed restart leaves the app on the old value)`,
