@@ -67,6 +67,19 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
   });
   const specs: AlarmSpec[] = [];
   const isRotation = (job: JobName) => job.startsWith("rotate-");
+  // Something that should never happen happened at least once in five minutes (an error, a failed step).
+  const occurred = (id: string, description: string, topic: AlarmTopic, metric: MetricRef): AlarmSpec => ({
+    id,
+    description,
+    topic,
+    metric: { ...metric, statistic: "Sum" },
+    period: 300,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    comparisonOperator: "GreaterThanOrEqualToThreshold",
+    threshold: 1,
+    treatMissingData: "notBreaching",
+  });
   // A job's own 1/0 outcome metric: any run that reports 0 alarms at once; no run at all is the missed-run alarm's.
   const reportedFailure = (
     id: string,
@@ -88,18 +101,14 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
   });
 
   for (const { job, functionName, deadLetterQueueName, schedules } of jobs) {
-    specs.push({
-      id: `${job}-errors`,
-      description: `${job} Lambda failed (uncaught error or timeout); see its log group`,
-      topic: isRotation(job) ? "security" : "technical",
-      metric: { ...lambdaMetric(functionName, "Errors"), statistic: "Sum" },
-      period: 300,
-      evaluationPeriods: 1,
-      datapointsToAlarm: 1,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-      threshold: 1,
-      treatMissingData: "notBreaching",
-    });
+    specs.push(
+      occurred(
+        `${job}-errors`,
+        `${job} Lambda failed (uncaught error or timeout); see its log group`,
+        isRotation(job) ? "security" : "technical",
+        lambdaMetric(functionName, "Errors"),
+      ),
+    );
     if (deadLetterQueueName) {
       specs.push({
         id: `${job}-dead-letters`,
@@ -236,18 +245,12 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
         job,
         "RotationSucceeded",
       ),
-      {
-        id: `${job}-step-failed`,
-        description: `${job}: a rotation step or the application restart after it failed (a failed restart leaves the app on the old value)`,
-        topic: "security",
-        metric: { ...jobMetric(job, "RotationStepFailed"), statistic: "Sum" },
-        period: 300,
-        evaluationPeriods: 1,
-        datapointsToAlarm: 1,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        threshold: 1,
-        treatMissingData: "notBreaching",
-      },
+      occurred(
+        `${job}-step-failed`,
+        `${job}: a rotation step or the application restart after it failed (a failed restart leaves the app on the old value)`,
+        "security",
+        jobMetric(job, "RotationStepFailed"),
+      ),
     );
   }
 
