@@ -147,7 +147,7 @@ describe("backup restored by the stock tools", () => {
         if (event.type === "collection-metadata") seen.push(`meta:${ns}`);
         if (event.type === "documents") {
           expect(seen).toContain(`meta:${ns}`);
-          counts.set(ns, (counts.get(ns) ?? 0) + event.documents.length);
+          counts.set(ns, (counts.get(ns) ?? 0) + event.documents.count);
         }
       }
     }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BSON, Double, Long, ObjectId, type Document, type MongoClient } from "mongodb";
 import { connectMongo } from "../../lambdas/core/mongo/connect";
+import { DocumentRun } from "../../lambdas/core/archive/document-run";
 import type { ArchiveEvent } from "../../lambdas/core/archive/events";
 import { restoreEvents } from "../../lambdas/core/restore/engine";
 import { NamespaceSelection } from "../../lambdas/core/restore/namespaces";
@@ -37,11 +38,12 @@ async function* databaseEvents(db: string, batch = 7): AsyncGenerator<ArchiveEve
       documents.push(Buffer.from(raw as unknown as Uint8Array));
       count += 1;
       if (documents.length === batch) {
-        yield { type: "documents", db, collection, documents };
+        yield { type: "documents", db, collection, documents: DocumentRun.of(documents) };
         documents = [];
       }
     }
-    if (documents.length > 0) yield { type: "documents", db, collection, documents };
+    if (documents.length > 0)
+      yield { type: "documents", db, collection, documents: DocumentRun.of(documents) };
     yield { type: "collection-end", db, collection, documentCount: count };
   }
 }
@@ -143,7 +145,7 @@ describe("restoreEvents", () => {
       : documents;
     async function* events(): AsyncGenerator<ArchiveEvent> {
       yield { type: "collection-metadata", db, collection: "t", metadata: { options: {}, indexes: [] } };
-      yield { type: "documents", db, collection: "t", documents: expected };
+      yield { type: "documents", db, collection: "t", documents: DocumentRun.of(expected) };
       yield { type: "collection-end", db, collection: "t", documentCount: expected.length };
     }
     const report = await restoreEvents(events(), client);
@@ -163,7 +165,12 @@ describe("interleaved namespaces", () => {
       }
       for (let i = 0; i < 300; i += 1) {
         for (const collection of names) {
-          yield { type: "documents", db, collection, documents: [bson({ _id: i, pad: "x".repeat(50) })] };
+          yield {
+            type: "documents",
+            db,
+            collection,
+            documents: DocumentRun.of([bson({ _id: i, pad: "x".repeat(50) })]),
+          };
         }
       }
       for (const collection of names) yield { type: "collection-end", db, collection, documentCount: 300 };
@@ -184,7 +191,7 @@ describe("safety", () => {
   async function* one(collection: string, count: number): AsyncGenerator<ArchiveEvent> {
     yield { type: "collection-metadata", db: db(), collection, metadata: { options: {}, indexes: [] } };
     const documents = Array.from({ length: count }, (_, i) => bson({ _id: i, from: "archive" }));
-    yield { type: "documents", db: db(), collection, documents };
+    yield { type: "documents", db: db(), collection, documents: DocumentRun.of(documents) };
     yield { type: "collection-end", db: db(), collection, documentCount: count };
   }
 
@@ -244,7 +251,12 @@ describe("safety", () => {
         collection: "second",
         metadata: { options: {}, indexes: [] },
       };
-      yield { type: "documents", db: db(), collection: "second", documents: [bson({ _id: 1 })] };
+      yield {
+        type: "documents",
+        db: db(),
+        collection: "second",
+        documents: DocumentRun.of([bson({ _id: 1 })]),
+      };
       throw new Error("unexpected end of gzip stream");
     }
     const report = await restoreEvents(broken(), client, {
@@ -279,7 +291,7 @@ describe("safety", () => {
         type: "documents",
         db: db(),
         collection: "indexed",
-        documents: [bson({ _id: 1, email: "a@b.c" })],
+        documents: DocumentRun.of([bson({ _id: 1, email: "a@b.c" })]),
       };
       yield { type: "collection-end", db: db(), collection: "indexed", documentCount: 1 };
     }
@@ -304,7 +316,7 @@ describe("safety", () => {
         metadata: { options: {}, indexes: [] },
       };
       const doc = bson({ _id: 7 });
-      yield { type: "documents", db: db(), collection: "dups", documents: [doc, doc] };
+      yield { type: "documents", db: db(), collection: "dups", documents: DocumentRun.of([doc, doc]) };
       yield { type: "collection-end", db: db(), collection: "dups", documentCount: 2 };
     }
     const report = await restoreEvents(duplicate(), client);

@@ -1,45 +1,72 @@
 import { ByteReader } from "./byte-reader";
 import { checkDocument, MAX_DOCUMENT_BYTES } from "./bson-walk";
+import { DocumentRun } from "./document-run";
 import { ArchiveError } from "./events";
 
-/** Splits a stream of concatenated BSON documents into checked batches; `file` names it in errors. */
-export async function* documentBatches(
+export interface RunLimits {
+  /** A run is handed on once it holds this many bytes (a larger single document makes a run of its own). */
+  bytes: number;
+  /** ... or this many documents. */
+  documents: number;
+}
+
+/**
+ * Splits a stream of concatenated BSON documents into checked runs; `where` names the file or namespace in
+ * errors. Documents are copied from the stream into the run's buffer directly. A run that used less than half
+ * of its buffer is handed on as an exact copy and the buffer is reused, so a small collection does not pin a
+ * whole batch-sized allocation.
+ */
+export async function* documentRuns(
   reader: ByteReader,
   where: { file?: string; namespace?: string },
-  batchBytes: number,
+  limits: RunLimits,
   /** mongodump --archive segments end with a 0xFFFFFFFF terminator instead of the end of a file. */
   terminated = false,
-): AsyncGenerator<Buffer[]> {
-  let batch: Buffer[] = [];
-  let bytes = 0;
+): AsyncGenerator<DocumentRun> {
+  let buffer: Buffer | undefined;
+  let filled = 0;
+  let count = 0;
   let index = 0;
+  const take = (): DocumentRun => {
+    const full = buffer!;
+    let run: DocumentRun;
+    if (filled * 2 >= full.length) {
+      run = new DocumentRun(full.subarray(0, filled), count);
+      buffer = undefined;
+    } else {
+      run = new DocumentRun(Buffer.from(full.subarray(0, filled)), count);
+    }
+    filled = 0;
+    count = 0;
+    return run;
+  };
   for (;;) {
-    const lengthBytes = await reader.read(4);
-    if (!lengthBytes) {
+    const length = await reader.peekInt32LE();
+    if (length === undefined) {
       if (terminated) throw new ArchiveError("archive is truncated inside a collection's documents", where);
       if ((await reader.peek(1)).length > 0) {
         throw new ArchiveError(`truncated document #${index + 1} (fewer than 4 bytes left)`, where);
       }
       break;
     }
-    const length = lengthBytes.readInt32LE(0);
-    if (terminated && length === -1) break;
+    if (terminated && length === -1) {
+      await reader.read(4);
+      break;
+    }
     index += 1;
     if (length < 5 || length > MAX_DOCUMENT_BYTES) {
       throw new ArchiveError(`document #${index} has invalid length ${length}`, where);
     }
-    const rest = await reader.read(length - 4);
-    if (!rest) throw new ArchiveError(`document #${index} is truncated (length says ${length} bytes)`, where);
-    const document = Buffer.concat([lengthBytes, rest], length);
-    const problem = checkDocument(document, 0, length);
-    if (problem) throw new ArchiveError(`document #${index} is not valid BSON: ${problem}`, where);
-    batch.push(document);
-    bytes += length;
-    if (bytes >= batchBytes) {
-      yield batch;
-      batch = [];
-      bytes = 0;
+    if (count > 0 && filled + length > buffer!.length) yield take();
+    if (!buffer || buffer.length < length) buffer = Buffer.allocUnsafeSlow(Math.max(limits.bytes, length));
+    if (!(await reader.readInto(buffer, filled, length))) {
+      throw new ArchiveError(`document #${index} is truncated (length says ${length} bytes)`, where);
     }
+    const problem = checkDocument(buffer, filled, filled + length);
+    if (problem) throw new ArchiveError(`document #${index} is not valid BSON: ${problem}`, where);
+    filled += length;
+    count += 1;
+    if (filled >= limits.bytes || count >= limits.documents) yield take();
   }
-  if (batch.length > 0) yield batch;
+  if (count > 0) yield take();
 }

@@ -56,6 +56,35 @@ export class ByteReader {
     return out;
   }
 
+  /** The little-endian int32 at the current position without consuming it; undefined when fewer than 4 bytes are left. */
+  async peekInt32LE(): Promise<number | undefined> {
+    if (!(await this.fill(4))) return undefined;
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first.readInt32LE(0);
+    this.coalesce(4);
+    return this.chunks[0]!.readInt32LE(0);
+  }
+
+  /**
+   * Copies exactly `n` bytes into `target` at `offset`, straight from the buffered chunks: no Buffer is created
+   * per call, which is what keeps reading millions of small documents cheap. False when the stream ends first.
+   */
+  async readInto(target: Buffer, offset: number, n: number): Promise<boolean> {
+    if (!(await this.fill(n))) return false;
+    let copied = 0;
+    while (copied < n) {
+      const first = this.chunks[0]!;
+      const take = Math.min(first.length, n - copied);
+      first.copy(target, offset + copied, 0, take);
+      copied += take;
+      if (take === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(take);
+    }
+    this.buffered -= n;
+    this.position += n;
+    return true;
+  }
+
   /** Up to `max` bytes (at least 1 unless the stream has ended): for streaming large entries through. */
   async readSome(max: number): Promise<Buffer | undefined> {
     if (!(await this.fill(1))) return undefined;

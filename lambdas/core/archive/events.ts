@@ -1,4 +1,5 @@
 import type { Document } from "mongodb";
+import type { DocumentRun } from "./document-run";
 
 /** What a backup holds: the kinds kept by the retention schedule. */
 export type BackupKind = "daily" | "weekly" | "monthly";
@@ -54,15 +55,17 @@ export type ArchiveFormat = "atlas-ops" | "mongodump-directory" | "mongodump-arc
 
 export type ArchiveEvent =
   | { type: "collection-metadata"; db: string; collection: string; metadata: CollectionMetadata }
-  | { type: "documents"; db: string; collection: string; documents: Buffer[] }
+  | { type: "documents"; db: string; collection: string; documents: DocumentRun }
   | { type: "collection-end"; db: string; collection: string; documentCount: number }
   | { type: "manifest"; manifest: BackupManifest };
 
 export interface ReadArchiveOptions {
   /** The sidecar manifest, when known: per-file SHA-256 and counts are then checked as the files stream. */
   manifest?: BackupManifest;
-  /** Upper bound of raw bytes per `documents` event (default 4 MiB). */
+  /** Raw bytes per `documents` event (default 4 MiB; a larger single document makes an event of its own). */
   batchBytes?: number;
+  /** Upper bound of documents per `documents` event (default 10,000). */
+  batchDocuments?: number;
   /** Directory for spooling .bson entries met before their metadata (default os.tmpdir()). */
   tempDir?: string;
   /** Called once the format is detected. */

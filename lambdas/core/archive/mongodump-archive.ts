@@ -1,6 +1,6 @@
 import { BSON, type Document } from "./bson";
 import { ByteReader } from "./byte-reader";
-import { documentBatches } from "./bson-stream";
+import { documentRuns, type RunLimits } from "./bson-stream";
 import { checkDocument } from "./bson-walk";
 import { Crc64 } from "./crc64";
 import { ArchiveError, type ArchiveEvent } from "./events";
@@ -16,7 +16,7 @@ const TERMINATOR = -1;
  */
 export async function* mongodumpArchiveEvents(
   reader: ByteReader,
-  batchBytes: number,
+  limits: RunLimits,
 ): AsyncGenerator<ArchiveEvent> {
   await reader.read(4);
   const header = await readControlDocument(reader, "archive header");
@@ -69,10 +69,10 @@ export async function* mongodumpArchiveEvents(
       continue;
     }
     let seen = count;
-    for await (const documents of documentBatches(reader, { namespace }, batchBytes, true)) {
-      seen += documents.length;
-      const crc = checksums.get(namespace)!;
-      for (const document of documents) crc.update(document);
+    for await (const documents of documentRuns(reader, { namespace }, limits, true)) {
+      seen += documents.count;
+      // The CRC runs over the documents' bytes end to end, exactly what a run holds.
+      checksums.get(namespace)!.update(documents.bytes);
       yield { type: "documents", db, collection, documents };
     }
     open.set(namespace, seen);

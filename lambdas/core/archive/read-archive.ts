@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { ByteReader } from "./byte-reader";
-import { documentBatches } from "./bson-stream";
+import { documentRuns, type RunLimits } from "./bson-stream";
 import {
   ArchiveError,
   type ArchiveEvent,
@@ -38,14 +38,17 @@ export async function* readArchive(
   if (head.length === 0) throw new ArchiveError("archive is empty");
   let reader = raw;
   if (head.subarray(0, 2).equals(GZIP_MAGIC)) reader = new ByteReader(gunzipped(raw));
-  const batchBytes = options.batchBytes ?? 4 * 1024 * 1024;
+  const limits: RunLimits = {
+    bytes: options.batchBytes ?? 4 * 1024 * 1024,
+    documents: options.batchDocuments ?? 10_000,
+  };
   try {
     const start = await reader.peek(512);
     if (start.subarray(0, 4).equals(ARCHIVE_MAGIC)) {
       options.onFormat?.("mongodump-archive");
-      yield* mongodumpArchiveEvents(reader, batchBytes);
+      yield* mongodumpArchiveEvents(reader, limits);
     } else if (start.length === 512 && start.subarray(257, 262).toString("latin1") === "ustar") {
-      yield* directoryTarEvents(reader, options, batchBytes);
+      yield* directoryTarEvents(reader, options, limits);
     } else {
       throw new ArchiveError("not a backup archive: neither a tar, a gzip nor a mongodump archive");
     }
@@ -107,7 +110,7 @@ interface Spool {
 async function* directoryTarEvents(
   reader: ByteReader,
   options: ReadArchiveOptions,
-  batchBytes: number,
+  limits: RunLimits,
 ): AsyncGenerator<ArchiveEvent> {
   const names = new Map<string, string>(); // db/base -> collection name (from metadata)
   const ended = new Set<string>();
@@ -150,7 +153,7 @@ async function* directoryTarEvents(
         const spool = spools.get(key);
         if (spool) {
           spools.delete(key);
-          yield* replaySpool(spool, parsed.db, collection, batchBytes);
+          yield* replaySpool(spool, parsed.db, collection, limits);
           ended.add(key);
         }
         continue;
@@ -161,12 +164,12 @@ async function* directoryTarEvents(
       let count = 0;
       if (collection === undefined) {
         // Stock tars may hold the .bson before its metadata: keep the documents on disk until it comes.
-        const spool = await spoolDocuments(body, entry.path, options.tempDir, batchBytes);
+        const spool = await spoolDocuments(body, entry.path, options.tempDir, limits);
         spools.set(key, spool);
         count = spool.documents;
       } else {
-        for await (const documents of documentBatches(body, { file: entry.path }, batchBytes)) {
-          count += documents.length;
+        for await (const documents of documentRuns(body, { file: entry.path }, limits)) {
+          count += documents.count;
           yield { type: "documents", db: parsed.db, collection, documents };
         }
         ended.add(key);
@@ -177,7 +180,7 @@ async function* directoryTarEvents(
     for (const [key, spool] of spools) {
       const db = key.slice(0, key.indexOf("/"));
       spools.delete(key);
-      yield* replaySpool(spool, db, unescapeCollectionName(key.slice(db.length + 1)), batchBytes);
+      yield* replaySpool(spool, db, unescapeCollectionName(key.slice(db.length + 1)), limits);
       ended.add(key);
     }
     for (const [key, collection] of names) {
@@ -241,16 +244,16 @@ async function spoolDocuments(
   body: ByteReader,
   file: string,
   tempDir: string | undefined,
-  batchBytes: number,
+  limits: RunLimits,
 ): Promise<Spool> {
   const dir = await mkdtemp(join(tempDir ?? tmpdir(), "atlas-ops-read-"));
   const path = join(dir, "documents.bson");
   const out: WriteStream = createWriteStream(path);
   let documents = 0;
   try {
-    for await (const batch of documentBatches(body, { file }, batchBytes)) {
-      documents += batch.length;
-      for (const document of batch) if (!out.write(document)) await once(out, "drain");
+    for await (const run of documentRuns(body, { file }, limits)) {
+      documents += run.count;
+      if (!out.write(run.bytes)) await once(out, "drain");
     }
     out.end();
     await once(out, "close");
@@ -266,13 +269,13 @@ async function* replaySpool(
   spool: Spool,
   db: string,
   collection: string,
-  batchBytes: number,
+  limits: RunLimits,
 ): AsyncGenerator<ArchiveEvent> {
   try {
     const reader = new ByteReader(createReadStream(spool.path, { highWaterMark: 1 << 20 }));
     let count = 0;
-    for await (const documents of documentBatches(reader, { file: spool.file }, batchBytes)) {
-      count += documents.length;
+    for await (const documents of documentRuns(reader, { file: spool.file }, limits)) {
+      count += documents.count;
       yield { type: "documents", db, collection, documents };
     }
     yield { type: "collection-end", db, collection, documentCount: count };

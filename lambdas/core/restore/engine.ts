@@ -1,4 +1,5 @@
 import type { MongoClient } from "mongodb";
+import type { DocumentRun } from "../archive/document-run";
 import { ArchiveError, type ArchiveEvent, type CollectionMetadata } from "../archive/events";
 import { unescapeCollectionName } from "../archive/names";
 import {
@@ -54,8 +55,9 @@ interface NamespaceState {
   target: Namespace;
   report: NamespaceReport;
   ready: Promise<void>;
-  pending: Buffer[];
+  pending: DocumentRun[];
   pendingBytes: number;
+  pendingDocuments: number;
   inFlight: Set<Promise<void>>;
   received: number;
   indexes: ReturnType<typeof indexesToBuild>;
@@ -192,11 +194,13 @@ export async function restoreEvents(
     if (state.pending.length === 0) return;
     const batch = state.pending;
     const bytes = state.pendingBytes;
+    const documents = state.pendingDocuments;
     state.pending = [];
     state.pendingBytes = 0;
+    state.pendingDocuments = 0;
     pendingBytes -= bytes;
     if (dryRun || !client) {
-      state.report.documents += batch.length;
+      state.report.documents += documents;
       state.report.bytes += bytes;
       return;
     }
@@ -207,9 +211,9 @@ export async function restoreEvents(
         await insertRawDocuments(client.db(state.target.db), state.target.collection, batch, {
           bypassDocumentValidation: state.hasValidator,
         });
-        state.report.documents += batch.length;
+        state.report.documents += documents;
         state.report.bytes += bytes;
-        progress.documents += batch.length;
+        progress.documents += documents;
         progress.bytes += bytes;
         options.onProgress?.({ ...progress });
       } finally {
@@ -299,6 +303,7 @@ export async function restoreEvents(
             ready: Promise.resolve(),
             pending: [],
             pendingBytes: 0,
+            pendingDocuments: 0,
             inFlight: new Set(),
             received: 0,
             indexes,
@@ -317,12 +322,19 @@ export async function restoreEvents(
           });
         }
         if (event.type === "documents") {
-          state.received += event.documents.length;
-          for (const document of event.documents) {
-            state.pending.push(document);
-            state.pendingBytes += document.length;
-            pendingBytes += document.length;
-            if (state.pendingBytes >= batchBytes || state.pending.length >= batchDocuments) {
+          state.received += event.documents.count;
+          // Runs go to the server whole (never copied document by document); one batch takes runs while
+          // they fit its byte and document bounds.
+          for (const run of event.documents.split(batchDocuments)) {
+            const overflows =
+              state.pendingBytes + run.byteLength > batchBytes ||
+              state.pendingDocuments + run.count > batchDocuments;
+            if (state.pending.length > 0 && overflows) await flush(state);
+            state.pending.push(run);
+            state.pendingBytes += run.byteLength;
+            state.pendingDocuments += run.count;
+            pendingBytes += run.byteLength;
+            if (state.pendingBytes >= batchBytes || state.pendingDocuments >= batchDocuments) {
               await flush(state);
             }
           }

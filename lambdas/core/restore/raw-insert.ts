@@ -1,5 +1,6 @@
 import type { Db, Document } from "mongodb";
 import * as driverCommands from "mongodb/lib/cmap/commands";
+import type { DocumentRun } from "../archive/document-run";
 
 /**
  * Inserting documents as their exact bytes. The driver's public API takes JavaScript objects, and a round trip
@@ -37,12 +38,15 @@ export class InsertError extends Error {
 export async function insertRawDocuments(
   db: Db,
   collection: string,
-  documents: readonly Buffer[],
+  runs: readonly DocumentRun[],
   options: { bypassDocumentValidation?: boolean } = {},
 ): Promise<void> {
-  if (documents.length === 0) return;
+  const count = runs.reduce((sum, run) => sum + run.count, 0);
+  if (count === 0) return;
+  // A section's payload is documents end to end, so a whole run goes in as one piece. (The object passed
+  // beside it is only echoed to command monitoring, which a restore does not turn on.)
   const sequence = new DocumentSequence("documents");
-  for (const document of documents) sequence.push({}, document);
+  for (const run of runs) sequence.push({}, run.bytes);
   const namespace = `${db.databaseName}.${collection}`;
   let reply: Document;
   try {
@@ -53,7 +57,7 @@ export async function insertRawDocuments(
     const code = (error as { code?: unknown }).code;
     throw new InsertError(
       namespace,
-      `insert of ${documents.length} documents failed: ${(error as Error).message}`,
+      `insert of ${count} documents failed: ${(error as Error).message}`,
       typeof code === "number" ? code : undefined,
     );
   }
@@ -62,7 +66,7 @@ export async function insertRawDocuments(
     const first = writeErrors[0]!;
     throw new InsertError(
       namespace,
-      `${writeErrors.length} of ${documents.length} documents refused; first (batch position ${String(first.index)}): ` +
+      `${writeErrors.length} of ${count} documents refused; first (batch position ${String(first.index)}): ` +
         `${String(first.errmsg)}`,
       typeof first.code === "number" ? first.code : undefined,
     );
@@ -73,10 +77,7 @@ export async function insertRawDocuments(
       `write concern error: ${String((reply.writeConcernError as Document).errmsg)}`,
     );
   }
-  if (reply.n !== documents.length) {
-    throw new InsertError(
-      namespace,
-      `server acknowledged ${String(reply.n)} of ${documents.length} documents`,
-    );
+  if (reply.n !== count) {
+    throw new InsertError(namespace, `server acknowledged ${String(reply.n)} of ${count} documents`);
   }
 }

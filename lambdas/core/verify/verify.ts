@@ -84,7 +84,7 @@ export async function verifyStream(
       if (event.type === "documents") {
         let digest = digests.get(namespace);
         if (!digest) digests.set(namespace, (digest = new DocumentsDigest()));
-        for (const document of event.documents) digest.add(document);
+        for (const document of event.documents.documents()) digest.add(document);
       } else if (event.type === "collection-end") {
         const digest = digests.get(namespace) ?? new DocumentsDigest();
         if (digest.documents !== event.documentCount) {
