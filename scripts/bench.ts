@@ -5,8 +5,8 @@ import { benchBackup, formatBackupBench } from "./bench/backup";
 import { benchRestore, formatRestoreBench } from "./bench/restore";
 
 /**
- * `npm run bench [-- --size 100]`: one run of each section against the test server, printed as tables.
- * Sizes are approximate MB of BSON (default 100 and 1000). Sections live in scripts/bench/*.ts.
+ * `npm run bench [-- --size 100] [--only backup|restore]`: one run of each section against the test server,
+ * printed as tables. Sizes are approximate MB of BSON (default 100 and 1000). Sections live in scripts/bench/*.ts.
  */
 function sizes(argv: string[]): number[] {
   const at = argv.indexOf("--size");
@@ -15,6 +15,18 @@ function sizes(argv: string[]): number[] {
   if (!Number.isFinite(value) || value <= 0)
     throw new Error(`--size needs a positive number of MB, not "${argv[at + 1]}"`);
   return [value];
+}
+
+const SECTIONS = ["backup", "restore"] as const;
+type Section = (typeof SECTIONS)[number];
+
+function sections(argv: string[]): readonly Section[] {
+  const at = argv.indexOf("--only");
+  if (at < 0) return SECTIONS;
+  const value = argv[at + 1];
+  const section = SECTIONS.find((name) => name === value);
+  if (!section) throw new Error(`--only needs one of ${SECTIONS.join(", ")}, not "${value}"`);
+  return [section];
 }
 
 function required(name: string): string {
@@ -31,8 +43,12 @@ async function main(): Promise<void> {
   const mongodbUri = required("TEST_MONGODB_URI");
   const mongodump = required("MONGODUMP");
   console.log(`node ${process.version}, ${mongodbUri}`);
+  const only = sections(process.argv);
   for (const sizeMb of sizes(process.argv)) {
-    console.log(formatBackupBench(await benchBackup({ mongodbUri, mongodump, sizeMb })));
+    if (only.includes("backup")) {
+      console.log(formatBackupBench(await benchBackup({ mongodbUri, mongodump, sizeMb })));
+    }
+    if (!only.includes("restore")) continue;
     const documents = Math.round((sizeMb * 1024 * 1024) / 270);
     console.log(
       formatRestoreBench(

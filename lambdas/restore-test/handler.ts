@@ -2,6 +2,7 @@ import { createJobHandler } from "../adapters/job-handler";
 import { MetricUnit } from "../adapters/observability";
 import { S3Target } from "../adapters/s3-target";
 import { SecretReader, withDatabaseCredentials } from "../adapters/secrets";
+import { AuthenticationFailedError } from "../core/mongo/connect";
 import { runRestoreTest, type RestoreTestResult } from "../core/restore-test/restore-test";
 import { loadRestoreTestConfig, type RestoreTestJobConfig } from "./config";
 
@@ -26,8 +27,8 @@ export const handler = createJobHandler<unknown, RestoreTestJobConfig, RestoreTe
         production: config.production,
       });
       // The core reports a refused password as a failed result: rethrown so the secret is read again once.
-      if (!attempt.ok && attempt.reason && /authentication failed/i.test(attempt.reason)) {
-        throw new Error(attempt.reason);
+      if (!attempt.ok && attempt.authenticationFailed) {
+        throw new AuthenticationFailedError(attempt.reason ?? "authentication failed");
       }
       return attempt;
     });

@@ -7,7 +7,7 @@ import { MongoClient, type Document } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup, type BackupResult } from "../../lambdas/core/backup/backup";
 import { FileTarget } from "../../lambdas/core/targets/file-target";
-import { readArchive } from "../../lambdas/core/archive/events";
+import { readArchive } from "../../lambdas/core/archive/read-archive";
 import { testEnv, uniqueName } from "../support/env";
 import { seedDatabases, type SeedResult } from "../support/seed";
 

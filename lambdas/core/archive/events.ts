@@ -88,4 +88,3 @@ export class ArchiveError extends Error {
   }
 }
 
-export { readArchive } from "./read-archive";

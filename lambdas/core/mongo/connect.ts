@@ -50,6 +50,12 @@ export class MongoConnectError extends Error {
   }
 }
 
+/** A failure already known to be the server refusing the credentials; carries the server's code 18. */
+export class AuthenticationFailedError extends Error {
+  override name = "AuthenticationFailedError";
+  readonly code = 18;
+}
+
 /** True for the server's AuthenticationFailed (code 18) and the driver's auth errors. */
 export function isAuthenticationError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

@@ -25,6 +25,8 @@ export interface RestoreTestResult {
   ok: boolean;
   /** Why it failed, precise enough to act on. */
   reason?: string;
+  /** The failure was the scratch server refusing the credentials (they may have been rotated meanwhile). */
+  authenticationFailed?: boolean;
   backup?: { name: string; url: string; kind: BackupKind; finishedAt: string };
   /** Measured recovery time: restore of every document and index (RTO). */
   restoreDurationMs: number;
@@ -91,6 +93,7 @@ export async function runRestoreTest(config: RestoreTestConfig): Promise<Restore
     if (!report.ok) {
       const where = report.failure?.where ? ` at ${report.failure.where}` : "";
       result.reason = `restore of ${backup.name} failed${where}: ${report.failure?.message ?? "unknown error"}`;
+      if (report.failure?.authenticationFailed) result.authenticationFailed = true;
       return result;
     }
     const verifyStarted = Date.now();

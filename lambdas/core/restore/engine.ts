@@ -10,6 +10,7 @@ import {
   indexesToBuild,
   CollectionSetupError,
 } from "./collections";
+import { isAuthenticationError } from "../mongo/connect";
 import { formatNamespace, NamespaceSelection, SYSTEM_DATABASES, type Namespace } from "./namespaces";
 import { insertRawDocuments, InsertError } from "./raw-insert";
 import type { NamespaceReport, RestoreFailure, RestoreReport } from "./report";
@@ -170,6 +171,7 @@ export async function restoreEvents(
     if (failure) return;
     if (error instanceof TargetNotEmptyError) conflicts = error.namespaces;
     failure = { message: error instanceof Error ? error.message : String(error), where: whereOf(error) };
+    if (isAuthenticationError(error)) failure.authenticationFailed = true;
   };
 
   const prepare = async (state: NamespaceState, metadata: CollectionMetadata): Promise<void> => {

@@ -27,6 +27,8 @@ export interface RestoreFailure {
   message: string;
   /** The namespace or archive file where the problem appeared, when known. */
   where?: string;
+  /** The server refused the credentials (a caller holding a rotated secret may read it again and retry). */
+  authenticationFailed?: boolean;
 }
 
 export interface RestoreReport {

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { DocumentsDigest } from "../archive/documents-digest";
-import { ArchiveError, readArchive, type ArchiveFormat, type BackupManifest } from "../archive/events";
+import { ArchiveError, type ArchiveFormat, type BackupManifest } from "../archive/events";
+import { readArchive } from "../archive/read-archive";
 import type { BackupTarget } from "../targets/target";
 
 export interface VerifyProblem {
