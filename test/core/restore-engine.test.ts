@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BSON, Double, Long, ObjectId, type Document, type MongoClient } from "mongodb";
+import { BSON, Double, Long, MongoClient, ObjectId, type Document } from "mongodb";
 import { connectMongo } from "../../lambdas/core/mongo/connect";
 import { DocumentRun } from "../../lambdas/core/archive/document-run";
 import type { ArchiveEvent } from "../../lambdas/core/archive/events";
@@ -323,6 +323,38 @@ describe("safety", () => {
     expect(report.ok).toBe(false);
     expect(report.failure?.where).toBe(`${db()}.dups`);
     expect(report.failure?.message).toMatch(/1 of 2 documents refused/);
+    expect(report.failure?.authenticationFailed).toBeUndefined();
     expect(report.namespaces[0]?.status).toBe("partial");
+  });
+
+  it("says when the failure is the server refusing the credentials (a rotated password)", async () => {
+    const uri = new URL(testEnv().mongodbAuthUri);
+    uri.password = "rotated-meanwhile";
+    // Not connected up front: the server refuses at the restore's first command, as a new connection would
+    // after the password changed under a running restore.
+    const stale = new MongoClient(uri.toString(), { serverSelectionTimeoutMS: 5_000 });
+    async function* one(): AsyncGenerator<ArchiveEvent> {
+      yield {
+        type: "collection-metadata",
+        db: db(),
+        collection: "auth",
+        metadata: { options: {}, indexes: [] },
+      };
+      yield {
+        type: "documents",
+        db: db(),
+        collection: "auth",
+        documents: DocumentRun.of([bson({ _id: 1 })]),
+      };
+      yield { type: "collection-end", db: db(), collection: "auth", documentCount: 1 };
+    }
+    try {
+      const report = await restoreEvents(one(), stale);
+      expect(report.ok).toBe(false);
+      expect(report.failure?.authenticationFailed).toBe(true);
+      expect(report.failure?.message).not.toContain("rotated-meanwhile");
+    } finally {
+      await stale.close();
+    }
   });
 });
