@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { FileTarget } from "../core/targets/file-target";
 import type { BackupTarget } from "../core/targets/target";
+import { S3Target } from "./s3-target";
 
 /** Resolves `file://DIR`, a plain directory path or `s3://BUCKET/PREFIX` to a backup target. */
 export function resolveTarget(url: string, options: { kmsKeyId?: string } = {}): BackupTarget {
@@ -12,9 +13,6 @@ export function resolveTarget(url: string, options: { kmsKeyId?: string } = {}):
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
       throw new Error(`"${url}" does not name a valid S3 bucket (s3://BUCKET/PREFIX)`);
     }
-    // Loaded on use: the AWS SDK takes a noticeable share of a command's start, which file targets need not pay.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { S3Target } = require("./s3-target") as typeof import("./s3-target");
     return new S3Target({
       bucket,
       prefix: slash < 0 ? "" : rest.slice(slash + 1),
