@@ -91,6 +91,30 @@ describe("S3 target (moto)", () => {
     }
   });
 
+  it("encrypts the archive (every part) and the sidecar with the configured KMS key", async () => {
+    // moto records the encryption asked for but does not check that the key exists; in AWS the bucket
+    // policy refuses any put without this key (test/infra/stack.test.ts).
+    const kmsKeyId = "arn:aws:kms:us-east-1:123456789012:key/0d5c8a4e-5b0e-4d4c-9a53-3f1f6f0b7a11";
+    const target = new S3Target({ bucket, prefix: "sse/", partSize: PART, client: s3, kmsKeyId });
+    const result = await runBackup({
+      uri: env.mongodbUri,
+      target,
+      databases: [db],
+      now: () => new Date("2024-05-03T03:00:00Z"),
+    });
+    expect(result.bytes).toBeGreaterThan(PART);
+    const key = "sse/daily/opendev_backup_20240503_030000.tar.gz";
+    for (const k of [key, `${key}.manifest.json`]) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: k }));
+      expect(head.ServerSideEncryption, k).toBe("aws:kms");
+      expect(head.SSEKMSKeyId, k).toBe(kmsKeyId);
+    }
+    const plain = await s3.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: "opendev/daily/opendev_backup_20240501_030000.tar.gz" }),
+    );
+    expect(plain.SSEKMSKeyId).toBeUndefined();
+  });
+
   it("lists committed backups newest first from the sidecars, and finds the latest of a kind", async () => {
     const target = new S3Target({ bucket, prefix: "opendev", partSize: PART, client: s3 });
     const small = { uri: env.mongodbUri, target, databases: [db], memoryThreshold: 1024 * 1024 };
