@@ -87,4 +87,3 @@ export class ArchiveError extends Error {
     this.namespace = where.namespace;
   }
 }
-
