@@ -1,4 +1,3 @@
-import { createConnection, createServer, type Server, type Socket } from "node:net";
 import {
   CreateBucketCommand,
   GetObjectTaggingCommand,
@@ -14,6 +13,7 @@ import { S3Target } from "../../lambdas/adapters/s3-target";
 import { resolveArchive } from "../../lambdas/adapters/targets";
 import { runBackup, type BackupResult } from "../../lambdas/core/backup/backup";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
+import { cuttingProxy } from "../support/cutting-proxy";
 import { testEnv, uniqueName } from "../support/env";
 import { seedRandomCollection } from "../support/seed";
 
@@ -23,29 +23,6 @@ const PART = 5 * 1024 * 1024;
 async function keysUnder(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
   const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return (page.Contents ?? []).map((o) => o.Key!).sort();
-}
-
-/** A TCP proxy to moto that cuts every connection once it has carried `limit` request bytes (a part upload). */
-async function cuttingProxy(limit: number): Promise<{ server: Server; endpoint: string }> {
-  const moto = new URL(env.awsEndpointUrl);
-  const server = createServer((client: Socket) => {
-    const upstream = createConnection(Number(moto.port), moto.hostname);
-    let carried = 0;
-    client.on("data", (chunk: Buffer) => {
-      carried += chunk.length;
-      if (carried > limit) {
-        client.destroy();
-        upstream.destroy();
-      } else upstream.write(chunk);
-    });
-    upstream.on("data", (chunk: Buffer) => client.write(chunk));
-    client.on("error", () => upstream.destroy());
-    upstream.on("error", () => client.destroy());
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  return { server, endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
 
 describe("S3 target (moto)", () => {
@@ -153,7 +130,7 @@ describe("S3 target (moto)", () => {
   });
 
   it("when the connection drops mid-upload: upload aborted, no archive, no sidecar", async () => {
-    const proxy = await cuttingProxy(1024 * 1024);
+    const proxy = await cuttingProxy(env.awsEndpointUrl, { requestBytes: 1024 * 1024 });
     try {
       const cut = createS3Client({ endpoint: proxy.endpoint, maxAttempts: 2 });
       const target = new S3Target({ bucket, prefix: "cut/", partSize: PART, client: cut });

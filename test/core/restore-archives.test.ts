@@ -9,12 +9,14 @@ import { BSON, type Document, type MongoClient } from "mongodb";
 import { connectMongo } from "../../lambdas/core/mongo/connect";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../lambdas/adapters/aws-clients";
+import { S3Target } from "../../lambdas/adapters/s3-target";
 import { resolveArchive, resolveTarget } from "../../lambdas/adapters/targets";
 import { runBackup } from "../../lambdas/core/backup/backup";
 import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { restoreArchive } from "../../lambdas/core/restore/restore-archive";
 import { NamespaceSelection } from "../../lambdas/core/restore/namespaces";
 import { seedDatabases, type SeedResult } from "../support/seed";
+import { cuttingProxy } from "../support/cutting-proxy";
 import { testEnv, uniqueName } from "../support/env";
 
 /**
@@ -194,6 +196,49 @@ describe("restoring our own archives", () => {
     expect(report.failure).toBeUndefined();
     expect(report.format).toBe("atlas-ops");
     await expectEqualToSource("s3");
+  });
+
+  it("when the connection to S3 drops mid-download: the failure is reported and completed means complete", async () => {
+    const bucket = uniqueName("rsa-cut");
+    await createS3Client().send(new CreateBucketCommand({ Bucket: bucket }));
+    const backup = await runBackup({
+      uri: testEnv().mongodbUri,
+      target: resolveTarget(`s3://${bucket}/`),
+      databases: seed.databases,
+    });
+    expect(backup.bytes).toBeGreaterThan(32 * 1024); // far larger than the sidecar read before it
+    const proxy = await cuttingProxy(testEnv().awsEndpointUrl, {
+      responseBytes: Math.floor(backup.bytes * 0.6),
+    });
+    try {
+      const target = new S3Target({
+        bucket,
+        client: createS3Client({ endpoint: proxy.endpoint, maxAttempts: 1 }),
+      });
+      const report = await restoreArchive({ target, key: `daily/${backup.name}.tar.gz` }, client, {
+        selection: renameTo("s3cut"),
+        drop: true,
+      });
+      expect(report.ok).toBe(false);
+      expect(report.namespaces.map((ns) => ns.source).sort()).toEqual(
+        seed.namespaces.map((ns) => `${ns.db}.${ns.collection}`).sort(),
+      );
+      expect(report.failure?.message).toMatch(/reading the archive stopped: aborted/);
+      const statuses = new Set(report.namespaces.map((ns) => ns.status));
+      expect(statuses.has("completed")).toBe(true);
+      expect(statuses.size).toBeGreaterThan(1);
+      for (const ns of report.namespaces) {
+        const sourceDb = ns.source.split(".")[0]!;
+        const collection = ns.source.slice(sourceDb.length + 1);
+        const restored = await rawById(ns.target.split(".")[0]!, collection);
+        if (ns.status === "completed")
+          expect(restored, ns.target).toEqual(await rawById(sourceDb, collection));
+        if (ns.status === "untouched") expect(restored.size, ns.target).toBe(0);
+        if (ns.status === "partial") expect(restored.size, ns.target).toBe(ns.documents);
+      }
+    } finally {
+      proxy.server.close();
+    }
   });
 });
 

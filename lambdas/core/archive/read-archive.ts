@@ -70,10 +70,23 @@ function gunzipped(raw: ByteReader): AsyncIterable<Buffer> {
     try {
       for await (const chunk of gunzip) yield chunk as Buffer;
     } catch (error) {
-      if (error instanceof ArchiveError) throw error;
-      throw new ArchiveError(`archive is not valid gzip: ${(error as Error).message}`);
+      throw gunzipFailure(error, "archive is not valid gzip");
     }
   })();
+}
+
+/**
+ * A failure met while gunzipping: zlib's own errors (a `Z_*` code) mean the bytes are not valid gzip; any other
+ * came from the source (the connection to S3 dropped, the disk failed) and must not be reported as a damaged
+ * archive.
+ */
+function gunzipFailure(error: unknown, invalid: string, file?: string): Error {
+  if (error instanceof ArchiveError) return error;
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof code === "string" && code.startsWith("Z_"))
+    return new ArchiveError(`${invalid}: ${message}`, { file });
+  return new Error(`reading the archive stopped: ${message}`, { cause: error });
 }
 
 type FileKind = "bson" | "metadata";
@@ -220,7 +233,7 @@ function readerFor(entry: TarEntry, hash: Hash, gzipped: boolean): ByteReader {
       try {
         for await (const chunk of gunzip) yield chunk as Buffer;
       } catch (error) {
-        throw new ArchiveError(`not valid gzip: ${(error as Error).message}`, { file: entry.path });
+        throw gunzipFailure(error, "not valid gzip", entry.path);
       }
     })(),
   );
