@@ -207,8 +207,10 @@ describe("restoring our own archives", () => {
       databases: seed.databases,
     });
     expect(backup.bytes).toBeGreaterThan(32 * 1024); // far larger than the sidecar read before it
+    // Stalls 60% into the download and drops it once a first collection is complete (or after 20 s).
     const proxy = await cuttingProxy(testEnv().awsEndpointUrl, {
       responseBytes: Math.floor(backup.bytes * 0.6),
+      stallMs: 20_000,
     });
     try {
       const target = new S3Target({
@@ -218,6 +220,9 @@ describe("restoring our own archives", () => {
       const report = await restoreArchive({ target, key: `daily/${backup.name}.tar.gz` }, client, {
         selection: renameTo("s3cut"),
         drop: true,
+        onProgress: (progress) => {
+          if (progress.completedNamespaces > 0) proxy.cut();
+        },
       });
       expect(report.ok).toBe(false);
       expect(report.namespaces.map((ns) => ns.source).sort()).toEqual(
