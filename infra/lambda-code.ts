@@ -3,8 +3,9 @@ import { join } from "node:path";
 import { bundleLambda } from "../lambdas/bundle";
 import type { JobName } from "./jobs";
 
-/** Where deploys put the bundles (ignored by git). */
-const OUT_DIR = join(__dirname, "..", "dist", "lambdas");
+/** Where deploys put the bundles: dist/lambdas (ignored by git), or ATLAS_OPS_LAMBDA_BUILD_DIR when set. */
+export const LAMBDA_BUILD_DIR_ENV = "ATLAS_OPS_LAMBDA_BUILD_DIR";
+const outDir = (): string => process.env[LAMBDA_BUILD_DIR_ENV] || join(__dirname, "..", "dist", "lambdas");
 
 /**
  * Set only by the infra tests (Pulumi mocks): a stub handler instead of running esbuild. A real deploy always
@@ -20,5 +21,5 @@ export function lambdaCode(job: JobName): pulumi.Input<pulumi.asset.Archive> {
       ),
     });
   }
-  return bundleLambda(job, OUT_DIR).then((bundle) => new pulumi.asset.FileArchive(bundle.directory));
+  return bundleLambda(job, outDir()).then((bundle) => new pulumi.asset.FileArchive(bundle.directory));
 }

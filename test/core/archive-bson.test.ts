@@ -61,8 +61,10 @@ describe("document runs", () => {
 
   it("hands on every document, in order and byte-equal, whatever the chunking", async () => {
     for (const sizes of [[1], [3, 7, 1], [4096], [stream.length]]) {
-      // All runs are collected before any is read: a reused buffer would show as a changed earlier run.
-      const runs = await runsOf(stream, sizes);
+      // Runs of 3 documents fill less than half of their 1000-byte buffer, so each is handed on as a copy and
+      // the buffer reused; all runs are collected before any is read, so a reused buffer that leaked into a
+      // run would show as a changed earlier run.
+      const runs = await runsOf(stream, sizes, { bytes: 1000, documents: 3 });
       const seen = runs.flatMap((run) => [...run.documents()]);
       expect(seen.length, String(sizes)).toBe(documents.length);
       expect(Buffer.concat(seen).equals(stream), String(sizes)).toBe(true);
@@ -99,13 +101,21 @@ describe("document runs", () => {
     );
   });
 
-  it("splits a run by document count without copying", () => {
+  it("splits a run by document count and bytes without copying", () => {
     const run = DocumentRun.of(documents.slice(0, 10));
     const parts = run.split(4);
     expect(parts.map((part) => part.count)).toEqual([4, 4, 2]);
     expect(Buffer.concat(parts.map((part) => part.bytes)).equals(run.bytes)).toBe(true);
     expect(parts[1]!.bytes.buffer).toBe(run.bytes.buffer);
     expect(run.split(10)).toEqual([run]);
+    const bySize = run.split(10, documents[0]!.length + documents[1]!.length);
+    expect(bySize[0]!.count).toBe(2);
+    for (const part of bySize) {
+      if (part.count > 1)
+        expect(part.byteLength).toBeLessThanOrEqual(documents[0]!.length + documents[1]!.length);
+    }
+    expect(Buffer.concat(bySize.map((part) => part.bytes)).equals(run.bytes)).toBe(true);
+    expect(run.split(10, 1).map((part) => part.count)).toEqual(Array(10).fill(1));
   });
 });
 

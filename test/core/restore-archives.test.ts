@@ -13,6 +13,8 @@ import { S3Target } from "../../lambdas/adapters/s3-target";
 import { resolveArchive, resolveTarget } from "../../lambdas/adapters/targets";
 import { runBackup } from "../../lambdas/core/backup/backup";
 import { FileTarget } from "../../lambdas/core/targets/file-target";
+import { ArchiveReadError } from "../../lambdas/core/archive/events";
+import { readArchive } from "../../lambdas/core/archive/read-archive";
 import { restoreArchive } from "../../lambdas/core/restore/restore-archive";
 import { NamespaceSelection } from "../../lambdas/core/restore/namespaces";
 import { seedDatabases, type SeedResult } from "../support/seed";
@@ -212,11 +214,9 @@ describe("restoring our own archives", () => {
       responseBytes: Math.floor(backup.bytes * 0.6),
       stallMs: 20_000,
     });
+    const cutClient = createS3Client({ endpoint: proxy.endpoint, maxAttempts: 1 });
     try {
-      const target = new S3Target({
-        bucket,
-        client: createS3Client({ endpoint: proxy.endpoint, maxAttempts: 1 }),
-      });
+      const target = new S3Target({ bucket, client: cutClient });
       const report = await restoreArchive({ target, key: `daily/${backup.name}.tar.gz` }, client, {
         selection: renameTo("s3cut"),
         drop: true,
@@ -228,7 +228,7 @@ describe("restoring our own archives", () => {
       expect(report.namespaces.map((ns) => ns.source).sort()).toEqual(
         seed.namespaces.map((ns) => `${ns.db}.${ns.collection}`).sort(),
       );
-      expect(report.failure?.message).toMatch(/reading the archive stopped: aborted/);
+      expect(report.failure?.message).toBe("reading the archive stopped: aborted");
       const statuses = new Set(report.namespaces.map((ns) => ns.status));
       expect(statuses.has("completed")).toBe(true);
       expect(statuses.size).toBeGreaterThan(1);
@@ -242,6 +242,7 @@ describe("restoring our own archives", () => {
         if (ns.status === "partial") expect(restored.size, ns.target).toBe(ns.documents);
       }
     } finally {
+      cutClient.destroy();
       proxy.server.close();
     }
   });
@@ -341,5 +342,21 @@ describe("broken archives", () => {
     expect((databases as { name: string }[]).filter(({ name }) => name.startsWith(`${prefix}_bad`))).toEqual(
       [],
     );
+  });
+
+  it("a source that fails mid-read is named as such, compressed or not, never as a damaged archive", async () => {
+    const gzipped = await readFile(join(work, "gzipped.tar.gz"));
+    const tar = gunzipSync(gzipped); // a stock --gzip directory: .bson.gz entries inside a gzip stream
+    for (const bytes of [tar, gzipped]) {
+      async function* failingHalfway(): AsyncGenerator<Buffer> {
+        yield bytes.subarray(0, Math.floor(bytes.length / 2));
+        throw new Error("the disk went away");
+      }
+      const reading = (async () => {
+        for await (const _event of readArchive(failingHalfway())) void _event;
+      })();
+      await expect(reading).rejects.toThrow(/^reading the archive stopped: the disk went away$/);
+      await expect(reading).rejects.toBeInstanceOf(ArchiveReadError);
+    }
   });
 });

@@ -1,9 +1,11 @@
-import { spawn } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
 import { load } from "js-yaml";
 import { afterAll, describe, expect, it } from "vitest";
+import { LAMBDA_BUILD_DIR_ENV } from "../../infra/lambda-code";
 import { testStackValues } from "./stack-config";
 import { REGION } from "./mocks";
 
@@ -130,7 +132,14 @@ async function startEngine(): Promise<FakeEngine> {
 }
 
 let engine: FakeEngine | undefined;
-afterAll(() => engine?.stop());
+let program: ChildProcess | undefined;
+// The program bundles the Lambdas as a deploy does, here into a scratch directory.
+const buildDir = mkdtempSync(join(tmpdir(), "atlas-ops-language-host-"));
+afterAll(() => {
+  program?.kill("SIGKILL");
+  engine?.stop();
+  rmSync(buildDir, { recursive: true, force: true });
+});
 
 describe("the Pulumi program under the real nodejs runner", () => {
   it("compiles with the project's settings, reads the stack config and registers the stack", async () => {
@@ -142,7 +151,7 @@ describe("the Pulumi program under the real nodejs runner", () => {
     const runner = require.resolve("@pulumi/pulumi/cmd/run");
     const args = [runner, "--monitor", engine.address, "--engine", engine.address, "--project", "atlas-ops"];
     args.push("--stack", "prod", "--pwd", pwd, "--dry-run", "--parallel", "4", entry);
-    const child = spawn(process.execPath, args, {
+    const child = (program = spawn(process.execPath, args, {
       cwd: pwd,
       // As the host's RunRequest sets them (Pulumi.yaml's runtime option `typescript: true`).
       env: {
@@ -151,13 +160,17 @@ describe("the Pulumi program under the real nodejs runner", () => {
         PULUMI_CONFIG_SECRET_KEYS: "[]",
         PULUMI_NODEJS_TYPESCRIPT: "true",
         ...(tsconfig ? { PULUMI_NODEJS_TSCONFIG_PATH: tsconfig } : {}),
+        [LAMBDA_BUILD_DIR_ENV]: buildDir,
       },
       stdio: ["ignore", "pipe", "pipe"],
-    });
+    }));
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((done) => child.on("exit", done));
+    const code = await new Promise<number | null>((done, fail) => {
+      child.on("exit", done);
+      child.on("error", fail);
+    });
     expect({ code, errors: engine.errors }, output).toEqual({ code: 0, errors: [] });
     const types = engine.registered.map((resource) => resource.type);
     expect(types).toContain("pulumi:pulumi:Stack");

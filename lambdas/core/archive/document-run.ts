@@ -19,22 +19,27 @@ export class DocumentRun {
     return this.bytes.length;
   }
 
-  /** The run cut into runs of at most `maxDocuments` documents (views into this one, no copy). */
-  split(maxDocuments: number): DocumentRun[] {
-    if (this.count <= maxDocuments) return [this];
+  /**
+   * The run cut into runs of at most `maxDocuments` documents and `maxBytes` bytes (a single larger document
+   * makes a run of its own); views into this one, no copy.
+   */
+  split(maxDocuments: number, maxBytes = Number.POSITIVE_INFINITY): DocumentRun[] {
+    if (this.count <= maxDocuments && this.bytes.length <= maxBytes) return [this];
     const parts: DocumentRun[] = [];
     let start = 0;
     let at = 0;
     let count = 0;
     while (at < this.bytes.length) {
-      at += this.bytes.readInt32LE(at);
-      count += 1;
-      if (count === maxDocuments || at >= this.bytes.length) {
+      const length = this.bytes.readInt32LE(at);
+      if (count > 0 && (count === maxDocuments || at + length - start > maxBytes)) {
         parts.push(new DocumentRun(this.bytes.subarray(start, at), count));
         start = at;
         count = 0;
       }
+      at += length;
+      count += 1;
     }
+    parts.push(new DocumentRun(this.bytes.subarray(start, at), count));
     return parts;
   }
 

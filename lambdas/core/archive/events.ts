@@ -87,3 +87,16 @@ export class ArchiveError extends Error {
     this.namespace = where.namespace;
   }
 }
+
+/**
+ * The archive's source failed while it was being read (the connection to S3 dropped, the disk failed): the
+ * archive itself may be fine, so this is kept apart from ArchiveError.
+ */
+export class ArchiveReadError extends Error {
+  override name = "ArchiveReadError";
+  constructor(cause: unknown) {
+    super(`reading the archive stopped: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+  }
+}

@@ -11,6 +11,7 @@ import { ByteReader } from "./byte-reader";
 import { documentRuns, type RunLimits } from "./bson-stream";
 import {
   ArchiveError,
+  ArchiveReadError,
   type ArchiveEvent,
   type BackupManifest,
   type CollectionMetadata,
@@ -33,7 +34,7 @@ export async function* readArchive(
   source: Readable | AsyncIterable<Buffer | Uint8Array>,
   options: ReadArchiveOptions = {},
 ): AsyncGenerator<ArchiveEvent> {
-  const raw = new ByteReader(source);
+  const raw = new ByteReader(sourceFailuresNamed(source));
   const head = await raw.peek(4);
   if (head.length === 0) throw new ArchiveError("archive is empty");
   let reader = raw;
@@ -55,6 +56,19 @@ export async function* readArchive(
   } finally {
     await reader.close().catch(() => undefined);
     await raw.close().catch(() => undefined);
+  }
+}
+
+/** The source's own failures, told apart from problems with the archive's content. */
+async function* sourceFailuresNamed(
+  source: AsyncIterable<Buffer | Uint8Array>,
+): AsyncGenerator<Buffer | Uint8Array> {
+  try {
+    yield* source;
+  } catch (error) {
+    throw error instanceof ArchiveError || error instanceof ArchiveReadError
+      ? error
+      : new ArchiveReadError(error);
   }
 }
 
@@ -81,12 +95,12 @@ function gunzipped(raw: ByteReader): AsyncIterable<Buffer> {
  * archive.
  */
 function gunzipFailure(error: unknown, invalid: string, file?: string): Error {
-  if (error instanceof ArchiveError) return error;
+  if (error instanceof ArchiveError || error instanceof ArchiveReadError) return error;
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code === "string" && code.startsWith("Z_"))
     return new ArchiveError(`${invalid}: ${message}`, { file });
-  return new Error(`reading the archive stopped: ${message}`, { cause: error });
+  return new ArchiveReadError(error);
 }
 
 type FileKind = "bson" | "metadata";

@@ -327,7 +327,7 @@ export async function restoreEvents(
           state.received += event.documents.count;
           // Runs go to the server whole (never copied document by document); one batch takes runs while
           // they fit its byte and document bounds.
-          for (const run of event.documents.split(batchDocuments)) {
+          for (const run of event.documents.split(batchDocuments, batchBytes)) {
             const overflows =
               state.pendingBytes + run.byteLength > batchBytes ||
               state.pendingDocuments + run.count > batchDocuments;
