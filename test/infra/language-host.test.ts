@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
 import { load } from "js-yaml";
 import { afterAll, describe, expect, it } from "vitest";
-import { LAMBDA_BUILD_DIR_ENV } from "../../infra/lambda-code";
+import { LAMBDA_BUILD_DIR_ENV, PLACEHOLDER_CODE_ENV } from "../../infra/lambda-code";
+import { LAMBDA_NAMES } from "../../lambdas/bundle";
 import { testStackValues } from "./stack-config";
 import { REGION } from "./mocks";
 
@@ -161,6 +162,7 @@ describe("the Pulumi program under the real nodejs runner", () => {
         PULUMI_NODEJS_TYPESCRIPT: "true",
         ...(tsconfig ? { PULUMI_NODEJS_TSCONFIG_PATH: tsconfig } : {}),
         [LAMBDA_BUILD_DIR_ENV]: buildDir,
+        [PLACEHOLDER_CODE_ENV]: "",
       },
       stdio: ["ignore", "pipe", "pipe"],
     }));
@@ -175,6 +177,7 @@ describe("the Pulumi program under the real nodejs runner", () => {
     const types = engine.registered.map((resource) => resource.type);
     expect(types).toContain("pulumi:pulumi:Stack");
     expect(types.filter((type) => type === "aws:lambda/function:Function")).toHaveLength(8);
+    expect(readdirSync(buildDir).sort()).toEqual([...LAMBDA_NAMES].sort());
     expect(types).toContain("mongodbatlas:index/advancedCluster:AdvancedCluster");
     expect(types).toContain("aws:s3/bucket:Bucket");
     expect(types).toContain("aws:scheduler/schedule:Schedule");
