@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LAMBDA_BUILD_DIR_ENV, PLACEHOLDER_CODE_ENV } from "../../infra/lambda-code";
 import { LAMBDA_NAMES } from "../../lambdas/bundle";
 import { testStackValues } from "./stack-config";
-import { REGION } from "./mocks";
+import { dataSourceAnswer, REGION } from "./mocks";
 
 /**
  * The program run the way `pulumi preview` runs it: the nodejs language host starts
@@ -57,19 +57,6 @@ function programLocation(): { pwd: string; entry: string; tsconfig?: string } {
     : { pwd: dirname(main), entry: basename(main), tsconfig };
 }
 
-/** Answers of the AWS data sources the program reads (the provider's own answers in a real run). */
-const INVOKES: Record<string, object> = {
-  "aws:index/getCallerIdentity:getCallerIdentity": {
-    accountId: "123456789012",
-    arn: "arn:aws:iam::123456789012:user/x",
-    userId: "x",
-  },
-  "aws:index/getAvailabilityZones:getAvailabilityZones": {
-    names: [`${REGION}a`, `${REGION}b`, `${REGION}c`],
-  },
-  "aws:index/getRegion:getRegion": { region: REGION, name: REGION },
-};
-
 interface FakeEngine {
   address: string;
   registered: { type: string; name: string }[];
@@ -102,7 +89,7 @@ async function startEngine(): Promise<FakeEngine> {
     invoke: (call: Call, reply: Reply) => {
       const token = call.request.getTok!() as string;
       const response = new providerPb.InvokeResponse!();
-      response.setReturn!(Struct.fromJavaScript(INVOKES[token] ?? {}));
+      response.setReturn!(Struct.fromJavaScript(dataSourceAnswer(token) ?? {}));
       reply(null, response);
     },
     signalAndWaitForShutdown: (_call: Call, reply: Reply) => reply(null, new Empty()),

@@ -6,6 +6,20 @@ export const NAT_IP = "203.0.113.10";
 export const CLUSTER_SRV = "mongodb+srv://opendev-cluster.ab1cd.mongodb.net";
 export const PRIVATE_SRV = "mongodb+srv://opendev-cluster-pl-0.ab1cd.mongodb.net";
 
+/** What the AWS provider answers for the data sources the program reads (undefined for any other token). */
+export function dataSourceAnswer(token: string): Record<string, unknown> | undefined {
+  switch (token) {
+    case "aws:index/getCallerIdentity:getCallerIdentity":
+      return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "test" };
+    case "aws:index/getAvailabilityZones:getAvailabilityZones":
+      return { names: [`${REGION}a`, `${REGION}b`, `${REGION}c`] };
+    case "aws:index/getRegion:getRegion":
+      return { region: REGION, name: REGION };
+    default:
+      return undefined;
+  }
+}
+
 /** A resource as the program registered it: type token, logical name and the inputs it was given. */
 export interface RecordedResource {
   type: string;
@@ -86,16 +100,7 @@ export function installMocks(options: { preview?: boolean } = {}): RecordedResou
         return { id, state };
       },
       call(args) {
-        switch (args.token) {
-          case "aws:index/getCallerIdentity:getCallerIdentity":
-            return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "test" };
-          case "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return { names: [`${REGION}a`, `${REGION}b`, `${REGION}c`] };
-          case "aws:index/getRegion:getRegion":
-            return { region: REGION, name: REGION };
-          default:
-            return args.inputs;
-        }
+        return dataSourceAnswer(args.token) ?? args.inputs;
       },
     },
     "atlas-ops",
