@@ -12,6 +12,7 @@ import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { verifyArchive, verifyStream, type VerifyReport } from "../../lambdas/core/verify/verify";
 import { testEnv, uniqueName } from "../support/env";
 import { seedDatabases, type SeedResult } from "../support/seed";
+import { chunks, tarOf } from "../support/tar";
 
 const run = promisify(execFile);
 const env = testEnv();
@@ -34,29 +35,6 @@ function tarEntriesOf(tar: Buffer): TarEntryAt[] {
     at += 512 + Math.ceil(size / 512) * 512;
   }
   return entries;
-}
-
-function tarOf(entries: { path: string; type?: string; data?: Buffer; linkpath?: string }[]): Buffer {
-  const blocks: Buffer[] = [];
-  for (const entry of entries) {
-    const block = Buffer.alloc(512);
-    const data = entry.data ?? Buffer.alloc(0);
-    new Header({
-      path: entry.path,
-      type: (entry.type ?? "File") as never,
-      size: data.length,
-      mode: 0o644,
-      mtime: new Date(0),
-      linkpath: entry.linkpath,
-    }).encode(block, 0);
-    blocks.push(block, data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return Buffer.concat(blocks);
-}
-
-async function* chunks(buffer: Buffer): AsyncGenerator<Buffer> {
-  for (let at = 0; at < buffer.length; at += 64 * 1024) yield buffer.subarray(at, at + 64 * 1024);
 }
 
 describe("verify", () => {

@@ -68,8 +68,22 @@ export interface ReadArchiveOptions {
   batchDocuments?: number;
   /** Directory for spooling .bson entries met before their metadata (default os.tmpdir()). */
   tempDir?: string;
-  /** Called once the format is detected. */
+  /** Bound of the bytes spooled at once (default 1 GiB); a larger entry is refused, naming it and the limit. */
+  maxSpoolBytes?: number;
+  /**
+   * Called with the format as soon as it is known; a tar of a dump is a stock dump until its manifest entry
+   * (the last one) or a sidecar shows it is ours, so it may be called a second time with "atlas-ops".
+   */
   onFormat?: (format: ArchiveFormat) => void;
+  /** Called for what the archive holds but a restore does not write (a mongodump --oplog oplog). */
+  onSkipped?: (skipped: SkippedContent) => void;
+}
+
+/** Content read and checked but not restored, and why. */
+export interface SkippedContent {
+  file?: string;
+  namespace?: string;
+  reason: string;
 }
 
 /** Any problem with an archive; `file` or `namespace` says where, `reason` says what. */

@@ -13,25 +13,32 @@ export interface FileCheck {
 
 const EMPTY_SHA256 = createHash("sha256").digest("hex");
 
+interface ExpectedFile {
+  sha256: string;
+  bytes?: number;
+  documents?: number;
+}
+
 /**
- * Compares measured files with a manifest; throws naming the first file that differs. With `complete`, every
- * file the manifest lists must have been seen (a view has metadata only: its empty .bson may be absent).
+ * The files a manifest lists, indexed once, so each measured file is checked in constant time (an archive of
+ * 20,000 collections is checked as it streams, not by a scan of the manifest per file).
  */
-export function verifyAgainstManifest(
-  manifest: BackupManifest,
-  checks: FileCheck[],
-  complete: boolean,
-): void {
-  const byFile = new Map<string, { sha256: string; bytes?: number; documents?: number }>();
-  for (const entry of manifest.collections) {
-    byFile.set(entry.file, { sha256: entry.sha256, bytes: entry.bytes, documents: entry.documents });
-    byFile.set(entry.metadataFile, { sha256: entry.metadataSha256 });
+export class ManifestFiles {
+  private readonly byFile = new Map<string, ExpectedFile>();
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly manifest: BackupManifest) {
+    for (const entry of manifest.collections) {
+      this.byFile.set(entry.file, { sha256: entry.sha256, bytes: entry.bytes, documents: entry.documents });
+      this.byFile.set(entry.metadataFile, { sha256: entry.metadataSha256 });
+    }
   }
-  const seen = new Set<string>();
-  for (const check of checks) {
-    const expected = byFile.get(check.file);
+
+  /** Throws naming the file when it is not listed or differs from the manifest. */
+  check(check: FileCheck): void {
+    const expected = this.byFile.get(check.file);
     if (!expected) throw new ArchiveError("file is not listed in the manifest", { file: check.file });
-    seen.add(check.file);
+    this.seen.add(check.file);
     if (
       check.documents !== undefined &&
       expected.documents !== undefined &&
@@ -50,13 +57,16 @@ export function verifyAgainstManifest(
       throw new ArchiveError("SHA-256 differs from the manifest (content changed)", { file: check.file });
     }
   }
-  if (!complete) return;
-  for (const entry of manifest.collections) {
-    if (!seen.has(entry.metadataFile))
-      throw new ArchiveError("listed in the manifest but missing", { file: entry.metadataFile });
-    const emptyView = entry.documents === 0 && entry.bytes === 0 && entry.sha256 === EMPTY_SHA256;
-    if (!seen.has(entry.file) && !emptyView) {
-      throw new ArchiveError("listed in the manifest but missing", { file: entry.file });
+
+  /** Every file the manifest lists was checked (a view has metadata only: its empty .bson may be absent). */
+  checkComplete(): void {
+    for (const entry of this.manifest.collections) {
+      if (!this.seen.has(entry.metadataFile))
+        throw new ArchiveError("listed in the manifest but missing", { file: entry.metadataFile });
+      const emptyView = entry.documents === 0 && entry.bytes === 0 && entry.sha256 === EMPTY_SHA256;
+      if (!this.seen.has(entry.file) && !emptyView) {
+        throw new ArchiveError("listed in the manifest but missing", { file: entry.file });
+      }
     }
   }
 }

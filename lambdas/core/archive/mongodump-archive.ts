@@ -3,12 +3,21 @@ import { ByteReader } from "./byte-reader";
 import { documentRuns, type RunLimits } from "./bson-stream";
 import { checkDocument } from "./bson-walk";
 import { Crc64 } from "./crc64";
-import { ArchiveError, type ArchiveEvent } from "./events";
+import { ArchiveError, type ArchiveEvent, type SkippedContent } from "./events";
 import { decodeMetadata } from "./metadata";
 
 /** Little-endian 0x8199e26d, the first bytes of a `mongodump --archive` stream (mongo-tools archive spec). */
 export const ARCHIVE_MAGIC = Buffer.from([0x6d, 0xe2, 0x99, 0x81]);
 const TERMINATOR = -1;
+/** `mongodump --archive --oplog` carries the oplog as the namespace with no database and collection "oplog". */
+const OPLOG_NAMESPACE = ".oplog";
+
+export function oplogSkipped(entries: number): string {
+  return (
+    `the oplog of a mongodump --oplog (${entries} entries): not a collection; mongorestore replays it only ` +
+    "with --oplogReplay, which atlas-ops does not do (use the stock mongorestore --oplogReplay if you need it)"
+  );
+}
 
 /**
  * Reads the mongodump archive format: magic, header, one metadata document per collection, a terminator, then
@@ -17,6 +26,7 @@ const TERMINATOR = -1;
 export async function* mongodumpArchiveEvents(
   reader: ByteReader,
   limits: RunLimits,
+  onSkipped?: (skipped: SkippedContent) => void,
 ): AsyncGenerator<ArchiveEvent> {
   await reader.read(4);
   const header = await readControlDocument(reader, "archive header");
@@ -25,6 +35,7 @@ export async function* mongodumpArchiveEvents(
   }
   const open = new Map<string, number>();
   const checksums = new Map<string, Crc64>();
+  let collections = 0;
   for (;;) {
     const peek = await reader.peek(4);
     if (peek.length < 4) throw new ArchiveError("archive is truncated in its collection list");
@@ -36,10 +47,15 @@ export async function* mongodumpArchiveEvents(
     const db = String(entry.db);
     const collection = String(entry.collection);
     const namespace = `${db}.${collection}`;
-    const metadata = decodeMetadata(String(entry.metadata ?? "{}"), namespace);
     open.set(namespace, 0);
     checksums.set(namespace, new Crc64());
+    if (namespace === OPLOG_NAMESPACE) continue;
+    const metadata = decodeMetadata(String(entry.metadata ?? "{}"), namespace);
+    collections += 1;
     yield { type: "collection-metadata", db, collection, metadata };
+  }
+  if (collections === 0) {
+    throw new ArchiveError("archive holds nothing to restore: its collection list is empty");
   }
   while (!(await reader.atEnd())) {
     const segment = await readControlDocument(reader, "namespace header");
@@ -65,7 +81,8 @@ export async function* mongodumpArchiveEvents(
         });
       }
       open.delete(namespace);
-      yield { type: "collection-end", db, collection, documentCount: count };
+      if (namespace === OPLOG_NAMESPACE) onSkipped?.({ namespace: "oplog", reason: oplogSkipped(count) });
+      else yield { type: "collection-end", db, collection, documentCount: count };
       continue;
     }
     let seen = count;
@@ -73,7 +90,7 @@ export async function* mongodumpArchiveEvents(
       seen += documents.count;
       // The CRC runs over the documents' bytes end to end, exactly what a run holds.
       checksums.get(namespace)!.update(documents.bytes);
-      yield { type: "documents", db, collection, documents };
+      if (namespace !== OPLOG_NAMESPACE) yield { type: "documents", db, collection, documents };
     }
     open.set(namespace, seen);
   }

@@ -1,9 +1,4 @@
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { once } from "node:events";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
@@ -19,10 +14,11 @@ import {
 } from "./events";
 import { parseManifest } from "./manifest";
 import { decodeMetadata } from "./metadata";
-import { ARCHIVE_MAGIC, mongodumpArchiveEvents } from "./mongodump-archive";
-import { MANIFEST_ENTRY, parseArchiveName, unescapeCollectionName } from "./names";
+import { ARCHIVE_MAGIC, mongodumpArchiveEvents, oplogSkipped } from "./mongodump-archive";
+import { MANIFEST_ENTRY, unescapeCollectionName } from "./names";
 import { tarEntries, type TarEntry } from "./tar-reader";
-import { verifyAgainstManifest, type FileCheck } from "./manifest-check";
+import { ManifestFiles, type FileCheck } from "./manifest-check";
+import { EntrySpools, formatBytes, type SpooledEntry } from "./entry-spool";
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 
@@ -45,11 +41,14 @@ export async function* readArchive(
   };
   try {
     const start = await reader.peek(512);
+    if (start.length === 0) throw new ArchiveError("archive is empty: its gzip stream holds no bytes");
     if (start.subarray(0, 4).equals(ARCHIVE_MAGIC)) {
       options.onFormat?.("mongodump-archive");
-      yield* mongodumpArchiveEvents(reader, limits);
+      yield* mongodumpArchiveEvents(reader, limits, options.onSkipped);
     } else if (start.length === 512 && start.subarray(257, 262).toString("latin1") === "ustar") {
       yield* directoryTarEvents(reader, options, limits);
+    } else if (start.length === 512 && start.every((byte) => byte === 0)) {
+      throw new ArchiveError("archive holds nothing to restore: the tar has no entries");
     } else {
       throw new ArchiveError("not a backup archive: neither a tar, a gzip nor a mongodump archive");
     }
@@ -105,6 +104,7 @@ function gunzipFailure(error: unknown, invalid: string, file?: string): Error {
 
 type FileKind = "bson" | "metadata";
 interface ParsedPath {
+  /** "" for a file at the dump's root (only `oplog.bson` means something there). */
   db: string;
   /** Escaped base name, the key joining a .bson to its .metadata.json. */
   base: string;
@@ -112,27 +112,30 @@ interface ParsedPath {
   gzipped: boolean;
 }
 
+const DUMP_FILE = /^(.+)\.(bson|metadata\.json)(\.gz)?$/;
+
 function parsePath(path: string): ParsedPath | "manifest" | undefined {
   const parts = path.split("/").filter((part) => part !== "" && part !== ".");
   const file = parts[parts.length - 1];
   if (parts.length === 2 && file === MANIFEST_ENTRY) return "manifest";
-  if (parts.length < 2 || !file) return undefined;
-  const match = /^(.+)\.(bson|metadata\.json)(\.gz)?$/.exec(file);
+  if (!file) return undefined;
+  const match = DUMP_FILE.exec(file);
   if (!match) return undefined;
-  return {
-    db: parts[parts.length - 2]!,
+  const parsed: ParsedPath = {
+    db: parts.length < 2 ? "" : parts[parts.length - 2]!,
     base: match[1]!,
     kind: match[2] === "bson" ? "bson" : "metadata",
     gzipped: match[3] === ".gz",
   };
+  if (parsed.db === "" && !(parsed.base === OPLOG && parsed.kind === "bson")) return undefined;
+  return parsed;
 }
 
-interface Spool {
-  dir: string;
-  path: string;
-  documents: number;
-  file: string;
-}
+/** mongodump --oplog writes the oplog as `oplog.bson` at the dump's root, with no metadata file. */
+const OPLOG = "oplog";
+
+/** JSON files of a dump (metadata, manifest) are a few KB; a larger one is refused before it fills memory. */
+export const MAX_JSON_BYTES = 16 * 1024 * 1024;
 
 async function* directoryTarEvents(
   reader: ByteReader,
@@ -141,83 +144,131 @@ async function* directoryTarEvents(
 ): AsyncGenerator<ArchiveEvent> {
   const names = new Map<string, string>(); // db/base -> collection name (from metadata)
   const ended = new Set<string>();
-  const spools = new Map<string, Spool>();
+  const waiting = new Map<string, SpooledEntry>();
+  const spools = new EntrySpools(options.maxSpoolBytes, options.tempDir);
   const checks: FileCheck[] = [];
-  let manifest: BackupManifest | undefined;
-  let format: "atlas-ops" | "mongodump-directory" | undefined = options.manifest ? "atlas-ops" : undefined;
-  if (format) options.onFormat?.(format);
   const sidecar = options.manifest;
+  const sidecarFiles = sidecar ? new ManifestFiles(sidecar) : undefined;
+  let manifest: BackupManifest | undefined;
+  // Decided by content, never by name: ours when a sidecar commits it or when its manifest entry is ours.
+  let format: "atlas-ops" | "mongodump-directory" = sidecar ? "atlas-ops" : "mongodump-directory";
+  options.onFormat?.(format);
   const check = (entry: FileCheck): void => {
-    checks.push(entry);
-    if (sidecar) verifyAgainstManifest(sidecar, [entry], false);
+    if (sidecarFiles) sidecarFiles.check(entry);
+    else checks.push(entry);
+  };
+  let entries = 0;
+  let dumpFiles = 0;
+  let firstOther: string | undefined;
+  const collection = async function* (
+    db: string,
+    name: string,
+    body: ByteReader,
+    stored: { file: string; size: number; hash: Hash },
+  ): AsyncGenerator<ArchiveEvent> {
+    let count = 0;
+    for await (const documents of documentRuns(body, { file: stored.file }, limits)) {
+      count += documents.count;
+      yield { type: "documents", db, collection: name, documents };
+    }
+    check({ file: stored.file, sha256: stored.hash.digest("hex"), bytes: stored.size, documents: count });
+    yield { type: "collection-end", db, collection: name, documentCount: count };
+  };
+  const replay = (key: string, db: string, name: string, spooled: SpooledEntry) => {
+    waiting.delete(key);
+    ended.add(key);
+    const hash = createHash("sha256");
+    const body = storedReader(spools.replay(spooled), hash, spooled.gzipped, spooled.file);
+    return collection(db, name, body, { file: spooled.file, size: spooled.size, hash });
   };
   try {
     for await (const entry of tarEntries(reader)) {
+      entries += 1;
       if (manifest)
         throw new ArchiveError("entry after the manifest (the manifest must be last)", { file: entry.path });
-      if (!format) {
-        // Ours: the single top-level directory carries the archive's name (then the manifest is required).
-        const top = entry.path.split("/").find((part) => part !== "" && part !== ".") ?? "";
-        format = parseArchiveName(top) ? "atlas-ops" : "mongodump-directory";
-        options.onFormat?.(format);
-      }
       const parsed = parsePath(entry.path);
       if (parsed === "manifest") {
-        manifest = parseManifest((await readWhole(entry, undefined)).text, entry.path);
-        format = "atlas-ops";
+        const { text } = await readWhole(entry, false);
+        manifest = sidecar ? parseManifest(text, entry.path) : ownManifest(text, entry.path);
+        if (manifest && format !== "atlas-ops") {
+          format = "atlas-ops";
+          options.onFormat?.(format);
+        }
         continue;
       }
-      if (!parsed) continue;
+      if (!parsed) {
+        firstOther ??= entry.path;
+        continue;
+      }
+      dumpFiles += 1;
       const key = `${parsed.db}/${parsed.base}`;
-      const fallbackName = unescapeCollectionName(parsed.base);
       if (parsed.kind === "metadata") {
         const { text, sha256 } = await readWhole(entry, parsed.gzipped);
         const metadata: CollectionMetadata = decodeMetadata(text, entry.path);
-        const collection = metadata.collectionName ?? fallbackName;
-        names.set(key, collection);
+        const name = metadata.collectionName ?? unescapeCollectionName(parsed.base);
+        names.set(key, name);
         check({ file: entry.path, sha256, metadata: true });
-        yield { type: "collection-metadata", db: parsed.db, collection, metadata };
-        const spool = spools.get(key);
-        if (spool) {
-          spools.delete(key);
-          yield* replaySpool(spool, parsed.db, collection, limits);
-          ended.add(key);
-        }
+        yield { type: "collection-metadata", db: parsed.db, collection: name, metadata };
+        const spooled = waiting.get(key);
+        if (spooled) yield* replay(key, parsed.db, name, spooled);
+        continue;
+      }
+      const name = names.get(key);
+      if (name === undefined) {
+        // The .bson came first (stock tars follow the directory's order): keep it until its metadata comes.
+        waiting.set(key, await spools.keep(entry, parsed.gzipped));
         continue;
       }
       const hash = createHash("sha256");
-      const body = readerFor(entry, hash, parsed.gzipped);
-      const collection = names.get(key);
-      let count = 0;
-      if (collection === undefined) {
-        // Stock tars may hold the .bson before its metadata: keep the documents on disk until it comes.
-        const spool = await spoolDocuments(body, entry.path, options.tempDir, limits);
-        spools.set(key, spool);
-        count = spool.documents;
-      } else {
-        for await (const documents of documentRuns(body, { file: entry.path }, limits)) {
-          count += documents.count;
-          yield { type: "documents", db: parsed.db, collection, documents };
-        }
-        ended.add(key);
-        yield { type: "collection-end", db: parsed.db, collection, documentCount: count };
-      }
-      check({ file: entry.path, sha256: hash.digest("hex"), bytes: entry.size, documents: count });
-    }
-    for (const [key, spool] of spools) {
-      const db = key.slice(0, key.indexOf("/"));
-      spools.delete(key);
-      yield* replaySpool(spool, db, unescapeCollectionName(key.slice(db.length + 1)), limits);
+      const body = storedReader(hashed(entry.body, hash), undefined, parsed.gzipped, entry.path);
       ended.add(key);
+      yield* collection(parsed.db, name, body, { file: entry.path, size: entry.size, hash });
     }
-    for (const [key, collection] of names) {
+    for (const [key, spooled] of waiting) {
+      const db = key.slice(0, key.indexOf("/"));
+      const base = key.slice(db.length + 1);
+      if (base === OPLOG) {
+        // Read like mongorestore without --oplogReplay: checked, counted, not restored.
+        dumpFiles -= 1;
+        let entriesOfOplog = 0;
+        const hash = createHash("sha256");
+        const body = storedReader(spools.replay(spooled), hash, spooled.gzipped, spooled.file);
+        for await (const run of documentRuns(body, { file: spooled.file }, limits))
+          entriesOfOplog += run.count;
+        waiting.delete(key);
+        check({
+          file: spooled.file,
+          sha256: hash.digest("hex"),
+          bytes: spooled.size,
+          documents: entriesOfOplog,
+        });
+        options.onSkipped?.({ file: spooled.file, reason: oplogSkipped(entriesOfOplog) });
+        continue;
+      }
+      // A .bson without a metadata file: mongorestore restores it with default options and the _id index.
+      const name = unescapeCollectionName(base);
+      yield { type: "collection-metadata", db, collection: name, metadata: { options: {}, indexes: [] } };
+      names.set(key, name);
+      yield* replay(key, db, name, spooled);
+    }
+    for (const [key, name] of names) {
       if (!ended.has(key))
-        yield { type: "collection-end", db: key.slice(0, key.indexOf("/")), collection, documentCount: 0 };
+        yield {
+          type: "collection-end",
+          db: key.slice(0, key.indexOf("/")),
+          collection: name,
+          documentCount: 0,
+        };
     }
     if (format === "atlas-ops") {
       const inner = manifest;
       if (!inner) throw new ArchiveError("archive is truncated: its manifest (the last entry) is missing");
-      verifyAgainstManifest(sidecar ?? inner, checks, true);
+      if (sidecarFiles) sidecarFiles.checkComplete();
+      else {
+        const files = new ManifestFiles(inner);
+        for (const entry of checks) files.check(entry);
+        files.checkComplete();
+      }
       if (
         sidecar &&
         (sidecar.name !== inner.name || sidecar.collections.length !== inner.collections.length)
@@ -225,88 +276,89 @@ async function* directoryTarEvents(
         throw new ArchiveError("the archive's manifest does not match its sidecar", { file: MANIFEST_ENTRY });
       }
       yield { type: "manifest", manifest: sidecar ?? inner };
+    } else if (dumpFiles === 0) {
+      throw new ArchiveError(nothingToRestore(entries, firstOther));
     }
   } finally {
-    for (const spool of spools.values()) await rm(spool.dir, { recursive: true, force: true });
+    await spools.releaseAll();
   }
 }
 
-/** The entry's bytes hashed as stored, then gunzipped when the name ends in .gz. */
-function readerFor(entry: TarEntry, hash: Hash, gzipped: boolean): ByteReader {
-  const hashed = (async function* () {
-    for await (const chunk of entry.body) {
+/**
+ * A `manifest.json` at the dump's root is ours only when it says so (`tool.name`); then it must be valid. Any
+ * other file of that name is part of a stock dump (mongorestore skips files at the root) and is ignored.
+ */
+function ownManifest(text: string, file: string): BackupManifest | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const tool = (value as { tool?: { name?: unknown } } | null)?.tool;
+  if (typeof tool !== "object" || tool === null || tool.name !== "atlas-ops") return undefined;
+  return parseManifest(text, file);
+}
+
+function nothingToRestore(entries: number, firstOther: string | undefined): string {
+  if (entries === 0) return "archive holds nothing to restore: the tar has no entries";
+  const example = firstOther === undefined ? "" : ` (first: ${JSON.stringify(firstOther)})`;
+  return (
+    `archive holds nothing to restore: none of its ${entries} tar entries is a mongodump file ` +
+    `(<database>/<collection>.bson or .metadata.json)${example}`
+  );
+}
+
+function hashed(body: AsyncIterable<Buffer>, hash: Hash): AsyncIterable<Buffer> {
+  return (async function* () {
+    for await (const chunk of body) {
       hash.update(chunk);
       yield chunk;
     }
   })();
-  if (!gzipped) return new ByteReader(hashed);
+}
+
+/** An entry's bytes as stored (hashed when `hash` is given), gunzipped when the file name ends in .gz. */
+function storedReader(
+  stored: AsyncIterable<Buffer>,
+  hash: Hash | undefined,
+  gzipped: boolean,
+  file: string,
+): ByteReader {
+  const bytes = hash ? hashed(stored, hash) : stored;
+  if (!gzipped) return new ByteReader(bytes);
   const gunzip = createGunzip();
-  pipeline(Readable.from(hashed), gunzip).catch(() => undefined);
+  pipeline(Readable.from(bytes), gunzip).catch(() => undefined);
   return new ByteReader(
     (async function* () {
       try {
         for await (const chunk of gunzip) yield chunk as Buffer;
       } catch (error) {
-        throw gunzipFailure(error, "not valid gzip", entry.path);
+        throw gunzipFailure(error, "not valid gzip", file);
       }
     })(),
   );
 }
 
-async function readWhole(
-  entry: TarEntry,
-  gzipped: boolean | undefined,
-): Promise<{ text: string; sha256: string }> {
-  if (entry.size > 16 * 1024 * 1024)
-    throw new ArchiveError(`${entry.size} bytes is too large`, { file: entry.path });
+/** A whole JSON entry, bounded before and after decompression (a small .gz can expand to gigabytes). */
+async function readWhole(entry: TarEntry, gzipped: boolean): Promise<{ text: string; sha256: string }> {
+  const tooLarge = (what: string) =>
+    new ArchiveError(`${what} the ${formatBytes(MAX_JSON_BYTES)} limit of a metadata or manifest file`, {
+      file: entry.path,
+    });
+  if (entry.size > MAX_JSON_BYTES) throw tooLarge(`is ${formatBytes(entry.size)}, over`);
   const hash = createHash("sha256");
-  const reader = readerFor(entry, hash, gzipped ?? false);
+  const reader = storedReader(hashed(entry.body, hash), undefined, gzipped, entry.path);
   const parts: Buffer[] = [];
-  for (let chunk = await reader.readSome(1 << 20); chunk; chunk = await reader.readSome(1 << 20))
-    parts.push(chunk);
-  return { text: Buffer.concat(parts).toString("utf8"), sha256: hash.digest("hex") };
-}
-
-async function spoolDocuments(
-  body: ByteReader,
-  file: string,
-  tempDir: string | undefined,
-  limits: RunLimits,
-): Promise<Spool> {
-  const dir = await mkdtemp(join(tempDir ?? tmpdir(), "atlas-ops-read-"));
-  const path = join(dir, "documents.bson");
-  const out: WriteStream = createWriteStream(path);
-  let documents = 0;
+  let total = 0;
   try {
-    for await (const run of documentRuns(body, { file }, limits)) {
-      documents += run.count;
-      if (!out.write(run.bytes)) await once(out, "drain");
+    for (let chunk = await reader.readSome(1 << 20); chunk; chunk = await reader.readSome(1 << 20)) {
+      total += chunk.length;
+      if (total > MAX_JSON_BYTES) throw tooLarge("expands beyond");
+      parts.push(chunk);
     }
-    out.end();
-    await once(out, "close");
-  } catch (error) {
-    out.destroy();
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  }
-  return { dir, path, documents, file };
-}
-
-async function* replaySpool(
-  spool: Spool,
-  db: string,
-  collection: string,
-  limits: RunLimits,
-): AsyncGenerator<ArchiveEvent> {
-  try {
-    const reader = new ByteReader(createReadStream(spool.path, { highWaterMark: 1 << 20 }));
-    let count = 0;
-    for await (const documents of documentRuns(reader, { file: spool.file }, limits)) {
-      count += documents.count;
-      yield { type: "documents", db, collection, documents };
-    }
-    yield { type: "collection-end", db, collection, documentCount: count };
   } finally {
-    await rm(spool.dir, { recursive: true, force: true });
+    await reader.close().catch(() => undefined);
   }
+  return { text: Buffer.concat(parts).toString("utf8"), sha256: hash.digest("hex") };
 }

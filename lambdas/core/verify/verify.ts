@@ -1,7 +1,12 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { DocumentsDigest } from "../archive/documents-digest";
-import { ArchiveError, type ArchiveFormat, type BackupManifest } from "../archive/events";
+import {
+  ArchiveError,
+  type ArchiveFormat,
+  type BackupManifest,
+  type SkippedContent,
+} from "../archive/events";
 import { readArchive } from "../archive/read-archive";
 import type { BackupTarget } from "../targets/target";
 
@@ -27,6 +32,8 @@ export interface VerifyReport {
   bytes: number;
   collections: VerifiedCollection[];
   documents: number;
+  /** What the archive holds that a restore does not write (the oplog of a mongodump --oplog), and why. */
+  skipped: SkippedContent[];
   /** The first problem found (the file or namespace and what is wrong); absent when ok. */
   problem?: VerifyProblem;
   durationMs: number;
@@ -76,10 +83,12 @@ export async function verifyStream(
   const collections: VerifiedCollection[] = [];
   let manifest: BackupManifest | undefined;
   let problem: VerifyProblem | undefined;
+  const skipped: SkippedContent[] = [];
   try {
     for await (const event of readArchive(hashed, {
       manifest: sidecar,
       onFormat: (found) => (format = found),
+      onSkipped: (content) => skipped.push(content),
     })) {
       const namespace = event.type === "manifest" ? "" : `${event.db}.${event.collection}`;
       if (event.type === "documents") {
@@ -134,14 +143,16 @@ export async function verifyStream(
     bytes,
     collections,
     documents: collections.reduce((sum, c) => sum + c.documents, 0),
+    skipped,
     problem,
     durationMs: Date.now() - started,
   };
 }
 
 function checkDigests(manifest: BackupManifest, collections: VerifiedCollection[]): void {
+  const byNamespace = new Map(collections.map((c) => [`${c.db}.${c.collection}`, c]));
   for (const entry of manifest.collections) {
-    const found = collections.find((c) => c.db === entry.db && c.collection === entry.collection);
+    const found = byNamespace.get(`${entry.db}.${entry.collection}`);
     if (!found) throw new ArchiveError("listed in the manifest but not in the archive", { file: entry.file });
     if (found.documentsDigest !== entry.documentsDigest) {
       throw new ArchiveError("documents digest differs from the manifest", { file: entry.file });
@@ -164,6 +175,7 @@ function failedEarly(label: string, problem: VerifyProblem): VerifyReport {
     bytes: 0,
     collections: [],
     documents: 0,
+    skipped: [],
     problem,
     durationMs: 0,
   };
