@@ -2,7 +2,7 @@ import { UsageError, usage } from "../exit-codes";
 import { resolveTarget } from "../../lambdas/adapters/targets";
 import { runBackup, type BackupProgress } from "../../lambdas/core/backup/backup";
 import { assertAppName, parseKind } from "../../lambdas/core/archive/names";
-import { parseMongoUri } from "../../lambdas/core/mongo/uri";
+import { checkedMongoUri } from "../mongo-uri";
 
 export interface BackupCommandOptions {
   uri?: string;
@@ -36,7 +36,7 @@ export async function backupCommand(options: BackupCommandOptions): Promise<void
   if (!options.uri) throw new UsageError("--uri is required (or set MONGODB_URI)");
   const kind = usage(() => parseKind(options.kind));
   usage(() => assertAppName(options.app));
-  usage(() => parseMongoUri(options.uri!));
+  checkedMongoUri(options.uri, "--uri");
   const target = usage(() => resolveTarget(options.to, { kmsKeyId: options.kmsKeyId }));
   const result = await runBackup({
     uri: options.uri,

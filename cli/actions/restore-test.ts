@@ -1,4 +1,5 @@
 import { EXIT_FAILED, UsageError, usage } from "../exit-codes";
+import { checkedMongoUri } from "../mongo-uri";
 import { resolveTarget } from "../../lambdas/adapters/targets";
 import { BACKUP_KINDS, type BackupKind } from "../../lambdas/core/archive/events";
 import { ProductionTargetError } from "../../lambdas/core/restore-test/production-guard";
@@ -44,6 +45,7 @@ export async function restoreTestCommand(
   }
   if (!options.uri)
     throw new UsageError("--uri (or RESTORE_TEST_MONGODB_URI) is required: the scratch server");
+  checkedMongoUri(options.uri, "--uri");
   const target = usage(() => resolveTarget(targetUrl));
   let result: RestoreTestResult;
   try {

@@ -1,5 +1,6 @@
 import type { MongoClient } from "mongodb";
 import { EXIT_FAILED, UsageError, usage } from "../exit-codes";
+import { checkedMongoUri } from "../mongo-uri";
 import { resolveArchive } from "../../lambdas/adapters/targets";
 import { connectMongo } from "../../lambdas/core/mongo/connect";
 import { NamespaceSelection } from "../../lambdas/core/restore/namespaces";
@@ -56,6 +57,7 @@ export async function restoreCommand(archiveUrl: string, options: RestoreCommand
   if (!options.uri && !options.dryRun) {
     throw new UsageError("--uri (or MONGODB_URI) is required, except with --dry-run");
   }
+  if (options.uri) checkedMongoUri(options.uri, "--uri");
   const location = usage(() => resolveArchive(archiveUrl));
   let client: MongoClient | undefined;
   if (options.uri) client = await connectMongo(options.uri, { appName: "atlas-ops/restore" });

@@ -31,6 +31,17 @@ export function resolveTarget(url: string, options: { kmsKeyId?: string } = {}):
  * holding it and its key: the key is `<kind>/<file>` when the parent folder is a kind, else just the file.
  */
 export function resolveArchive(url: string): { target: BackupTarget; key: string } {
+  if (url.startsWith("s3://")) {
+    const rest = url.slice("s3://".length);
+    const slash = rest.indexOf("/");
+    if (slash < 0 || rest.endsWith("/")) {
+      const where = slash < 0 ? rest : rest.slice(0, slash);
+      throw new Error(
+        `"${url}" names a bucket or a folder, not an archive: give s3://${where}/[PREFIX/]daily/NAME.tar.gz ` +
+          `(atlas-ops list s3://${where}/ shows the backups)`,
+      );
+    }
+  }
   const path = url.startsWith("s3://") ? url : url.startsWith("file://") ? fileURLToPath(url) : resolve(url);
   const file = basename(path);
   const parent = dirname(path);

@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Readable } from "node:stream";
 import { BACKUP_KINDS, type BackupKind, type BackupManifest } from "../archive/events";
@@ -97,7 +97,11 @@ export class FileTarget implements BackupTarget {
 
   private pathOf(key: string): string {
     const path = resolve(this.root, key);
-    if (!path.startsWith(this.root + "/")) throw new Error(`archive key ${key} leaves ${this.root}`);
+    const inside = relative(this.root, path);
+    // relative(), not a prefix test: a root of "/" holds "/x.tar.gz", and "/backups2" is not in "/backups".
+    if (inside === "" || inside === ".." || inside.startsWith("../") || isAbsolute(inside)) {
+      throw new Error(`archive key ${key} leaves ${this.root}`);
+    }
     return path;
   }
 

@@ -1,0 +1,113 @@
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveArchive } from "../../lambdas/adapters/targets";
+import { FileTarget } from "../../lambdas/core/targets/file-target";
+import { verifyArchive } from "../../lambdas/core/verify/verify";
+
+/** The CLI's edges an operator meets first (issue 13 item 17): temp directory, archive paths, URIs. */
+const cli = resolve(__dirname, "../../bin/atlas-ops.mjs");
+let work: string;
+
+function atlasOps(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const env = { ...process.env, MONGODB_URI: "", ...extraEnv };
+    execFile(process.execPath, [cli, ...args], { env }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A dump directory as mongodump lays it out (one collection, one empty document), tarred. */
+async function stockArchive(): Promise<string> {
+  const out = join(work, "dump");
+  await mkdir(join(out, "shop"), { recursive: true });
+  await writeFile(join(out, "shop", "users.metadata.json"), '{"indexes":[],"collectionName":"users"}');
+  await writeFile(join(out, "shop", "users.bson"), Buffer.from([5, 0, 0, 0, 0]));
+  const archive = join(work, "stock.tar.gz");
+  await new Promise<void>((done, fail) =>
+    execFile("tar", ["-czf", archive, "-C", out, "."], (error) => (error ? fail(error) : done())),
+  );
+  return archive;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "atlas-ops-usage-"));
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe("an unwritable temp directory", () => {
+  it("does not crash --help or verify: they run without the compile cache", async () => {
+    const notADirectory = join(work, "tmp-is-a-file");
+    await writeFile(notADirectory, "");
+    const help = await atlasOps(["--help"], { TMPDIR: notADirectory });
+    expect(help.stderr).not.toMatch(/ENOTDIR|at .*\(/);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: atlas-ops/);
+    const archive = await stockArchive();
+    const verify = await atlasOps(["verify", archive], { TMPDIR: notADirectory });
+    expect(verify.stderr).toBe("");
+    expect(verify.stdout).toMatch(/^OK .*\(mongodump-directory\): 1 collections, 1 documents/);
+    expect(verify.code).toBe(0);
+  });
+});
+
+describe("archive locations", () => {
+  it("an archive stored directly in / is looked for there, not refused as leaving /", async () => {
+    const missing = await atlasOps(["verify", "/atlas-ops-no-such-archive.tar.gz"]);
+    expect(missing.stdout).toMatch(/cannot open archive \/atlas-ops-no-such-archive\.tar\.gz/);
+    expect(missing.stdout).not.toMatch(/leaves/);
+    expect(missing.code).toBe(1);
+    const { target, key } = resolveArchive("/atlas-ops-no-such-archive.tar.gz");
+    expect([target.url, key]).toEqual(["file:///", "atlas-ops-no-such-archive.tar.gz"]);
+    // A real archive under a root of "/" (the key is relative to /).
+    const archive = await stockArchive();
+    const report = await verifyArchive(new FileTarget("/"), relative("/", archive));
+    expect(report.problem).toBeUndefined();
+    expect(report.ok).toBe(true);
+  });
+
+  it("keys that leave the root are still refused", async () => {
+    await expect(new FileTarget(work).openArchive("../elsewhere.tar.gz")).rejects.toThrow(/leaves/);
+  });
+
+  it.each(["s3://backups-bucket", "s3://backups-bucket/", "s3://backups-bucket/daily/"])(
+    "verify %s names the missing archive, not an invalid bucket (exit 2)",
+    async (url) => {
+      const result = await atlasOps(["verify", url]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        /names a bucket or a folder, not an archive: give s3:\/\/backups-bucket\//,
+      );
+      expect(result.stderr).not.toMatch(/valid S3 bucket/);
+    },
+  );
+});
+
+describe("a malformed --uri is bad usage (exit 2) for every command", () => {
+  const uris = [
+    ["a mistyped scheme", "mongdb://ops@db.example.com/"],
+    ["a port the driver cannot parse", "mongodb://ops@db.example.com:99999999/"],
+  ];
+  it.each(uris)("%s: restore, backup and restore-test exit 2 naming --uri", async (_label, uri) => {
+    const archive = join(work, "any.tar.gz");
+    for (const args of [
+      ["restore", archive, "--uri", uri],
+      ["backup", "--to", work, "--uri", uri],
+      ["restore-test", work, "--uri", uri],
+    ]) {
+      const result = await atlasOps(args);
+      expect(result.code, args[0]).toBe(2);
+      expect(result.stderr, args[0]).toMatch(/^atlas-ops: --uri: /);
+    }
+  });
+});
