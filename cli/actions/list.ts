@@ -10,7 +10,10 @@ export interface ListCommandOptions {
 export async function listCommand(url: string, options: ListCommandOptions): Promise<void> {
   const kind = options.kind === undefined ? undefined : usage(() => parseKind(options.kind!));
   const target = usage(() => resolveTarget(url));
-  const backups = await target.list(kind);
+  const backups = await target.list(kind, {
+    onUnreadable: (sidecar) =>
+      process.stderr.write(`atlas-ops: skipped ${sidecar.url}: cannot be read: ${sidecar.reason}\n`),
+  });
   if (options.json) {
     const rows = backups.map((b) => ({
       name: b.name,

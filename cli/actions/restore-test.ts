@@ -14,7 +14,9 @@ export interface RestoreTestCommandOptions {
 }
 
 function formatResult(result: RestoreTestResult): string {
-  const lines: string[] = [];
+  const lines: string[] = result.unreadableSidecars.map(
+    (sidecar) => `skipped ${sidecar.url}: cannot be read: ${sidecar.reason}`,
+  );
   if (result.backup) {
     lines.push(
       `backup ${result.backup.name} (${result.backup.kind}, finished ${result.backup.finishedAt}, ` +

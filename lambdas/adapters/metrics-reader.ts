@@ -182,6 +182,11 @@ export async function readReportFigures(
     });
   }
 
+  const unreadable = Math.max(
+    (await latest("backup", "UnreadableSidecars", DAY))?.value ?? 0,
+    (await latest("verify-backup", "UnreadableSidecars", 8 * DAY))?.value ?? 0,
+  );
+
   const restored = await latest("restore-test", "RestoreTestSucceeded", 35 * DAY);
   let restoreTest: DailyReportFigures["restoreTest"];
   if (restored) {
@@ -204,5 +209,6 @@ export async function readReportFigures(
     newDocuments,
     databases,
     restoreTest,
+    unreadableSidecars: unreadable,
   };
 }

@@ -9,12 +9,13 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { BACKUP_KINDS, type BackupKind, type BackupManifest } from "../core/archive/events";
 import { parseManifest } from "../core/archive/manifest";
-import { ARCHIVE_SUFFIX, SIDECAR_SUFFIX } from "../core/archive/names";
+import { ARCHIVE_SUFFIX, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX } from "../core/archive/names";
 import {
   archiveKey,
   newestFirst,
   type ArchiveUpload,
   type BackupTarget,
+  type ListOptions,
   type StoredBackup,
 } from "../core/targets/target";
 import { createS3Client } from "./aws-clients";
@@ -48,7 +49,7 @@ export class S3Target implements BackupTarget {
     this.url = `s3://${this.bucket}/${this.prefix}`;
   }
 
-  async list(kind?: BackupKind): Promise<StoredBackup[]> {
+  async list(kind?: BackupKind, options: ListOptions = {}): Promise<StoredBackup[]> {
     const sidecarKeys: { kind: BackupKind; key: string }[] = [];
     for (const k of kind ? [kind] : BACKUP_KINDS) {
       let token: string | undefined;
@@ -73,21 +74,37 @@ export class S3Target implements BackupTarget {
     // A few sidecars at a time: listing stays fast without flooding the connection pool.
     for (let i = 0; i < sidecarKeys.length; i += 8) {
       const batch = sidecarKeys.slice(i, i + 8);
-      const manifests = await Promise.all(batch.map((entry) => this.readObject(entry.key)));
+      // S3 failures fail the listing; a sidecar whose content is unusable is skipped and reported.
+      const manifests = await Promise.all(
+        batch.map((entry) =>
+          this.readObject(entry.key).catch((error: unknown) => {
+            if (error instanceof SidecarTooLarge) return error;
+            throw error;
+          }),
+        ),
+      );
       batch.forEach((entry, index) => {
         const text = manifests[index];
         if (text === undefined) return;
+        const url = `s3://${this.bucket}/${entry.key}`;
         const relative = entry.key.slice(this.prefix.length, -SIDECAR_SUFFIX.length);
         const name = relative.slice(entry.kind.length + 1, -ARCHIVE_SUFFIX.length);
-        const manifest = parseManifest(text, `s3://${this.bucket}/${entry.key}`);
+        let manifest: BackupManifest;
+        try {
+          if (text instanceof SidecarTooLarge) throw text;
+          manifest = parseManifest(text, url);
+        } catch (error) {
+          options.onUnreadable?.({ url, reason: (error as Error).message });
+          return;
+        }
         backups.push({ name, kind: entry.kind, key: relative, url: this.urlOf(relative), manifest });
       });
     }
     return backups.sort(newestFirst);
   }
 
-  async latest(kind: BackupKind): Promise<StoredBackup | undefined> {
-    return (await this.list(kind))[0];
+  async latest(kind: BackupKind, options?: ListOptions): Promise<StoredBackup | undefined> {
+    return (await this.list(kind, options))[0];
   }
 
   async openArchive(key: string): Promise<Readable> {
@@ -165,8 +182,16 @@ export class S3Target implements BackupTarget {
   private async readObject(key: string): Promise<string | undefined> {
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      if ((response.ContentLength ?? 0) > MAX_SIDECAR_BYTES) {
+        (response.Body as Readable | undefined)?.destroy();
+        throw new SidecarTooLarge(
+          `s3://${this.bucket}/${key}: sidecar is ${response.ContentLength} bytes, over the ` +
+            `${MAX_SIDECAR_BYTES}-byte limit of a manifest`,
+        );
+      }
       return await response.Body!.transformToString("utf8");
     } catch (error) {
+      if (error instanceof SidecarTooLarge) throw error;
       if ((error as { name?: string }).name === "NoSuchKey") return undefined;
       throw describeS3Error(`read s3://${this.bucket}/${key}`, error);
     }
@@ -179,6 +204,11 @@ export class S3Target implements BackupTarget {
       throw describeS3Error(what, error);
     }
   }
+}
+
+/** A sidecar object too large to be a manifest: refused before it is read into memory. */
+class SidecarTooLarge extends Error {
+  override name = "SidecarTooLarge";
 }
 
 /** S3 errors say little on their own ("AccessDenied"): say what was being done and on which object. */

@@ -30,8 +30,19 @@ export const handler = createJobHandler<unknown, BackupConfig, BackupOutcome>({
     const runTime = event.scheduledTime ?? new Date();
     const name = archiveName(config.appName, runTime);
 
+    let unreadable = 0;
     const existing = event.scheduledTime
-      ? (await target.list(event.kind)).find((backup) => backup.name === name)
+      ? (
+          await target.list(event.kind, {
+            onUnreadable: (sidecar) => {
+              unreadable += 1;
+              logger.warn("sidecar skipped: it cannot be read", {
+                sidecar: sidecar.url,
+                reason: sidecar.reason,
+              });
+            },
+          })
+        ).find((backup) => backup.name === name)
       : undefined;
     let outcome: BackupOutcome;
     if (existing) {
@@ -68,6 +79,7 @@ export const handler = createJobHandler<unknown, BackupConfig, BackupOutcome>({
     metrics.addMetric("BackupBytes", MetricUnit.Bytes, outcome.bytes);
     metrics.addMetric("BackupDocuments", MetricUnit.Count, outcome.documents);
     metrics.addMetric("BackupDurationMs", MetricUnit.Milliseconds, outcome.durationMs);
+    if (event.scheduledTime) metrics.addMetric("UnreadableSidecars", MetricUnit.Count, unreadable);
     return outcome;
   },
 });

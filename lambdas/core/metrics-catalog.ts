@@ -10,10 +10,12 @@ export const JOB_METRICS = {
     BackupBytes: [[]],
     BackupDocuments: [[]],
     BackupDurationMs: [[]],
+    UnreadableSidecars: [[]],
   },
   "verify-backup": {
     BackupVerified: [[]],
     NewestBackupAgeHours: [["Kind"]],
+    UnreadableSidecars: [[]],
   },
   "restore-test": {
     RestoreTestSucceeded: [[]],

@@ -39,6 +39,9 @@ export const handler = createJobHandler<unknown, RestoreTestJobConfig, RestoreTe
         Math.round(result.backupAgeHours * 100) / 100,
       );
     }
+    for (const sidecar of result.unreadableSidecars) {
+      logger.warn("sidecar skipped: it cannot be read", { sidecar: sidecar.url, reason: sidecar.reason });
+    }
     const summary = {
       ok: result.ok,
       backup: result.backup,

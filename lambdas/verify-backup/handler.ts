@@ -3,7 +3,7 @@ import { createJobHandler } from "../adapters/job-handler";
 import { MetricUnit } from "../adapters/observability";
 import { S3Target } from "../adapters/s3-target";
 import { BACKUP_KINDS } from "../core/archive/events";
-import type { StoredBackup } from "../core/targets/target";
+import type { StoredBackup, UnreadableSidecar } from "../core/targets/target";
 import { verifyArchive, type VerifyReport } from "../core/verify/verify";
 import { loadVerifyBackupConfig, type VerifyBackupConfig } from "./config";
 
@@ -12,6 +12,8 @@ const HOUR = 3600_000;
 export interface VerifyBackupOutcome {
   verified: { url: string; ok: boolean; documents: number; problem?: string }[];
   newestAgeHours: Record<string, number>;
+  /** Sidecars skipped because they cannot be read (each also logged, and counted in UnreadableSidecars). */
+  unreadableSidecars: UnreadableSidecar[];
 }
 
 /**
@@ -28,8 +30,13 @@ export const handler = createJobHandler<unknown, VerifyBackupConfig, VerifyBacku
     const now = Date.now();
     const toVerify: StoredBackup[] = [];
     const newestAgeHours: Record<string, number> = {};
+    const unreadableSidecars: UnreadableSidecar[] = [];
+    const onUnreadable = (sidecar: UnreadableSidecar) => {
+      unreadableSidecars.push(sidecar);
+      logger.warn("sidecar skipped: it cannot be read", { sidecar: sidecar.url, reason: sidecar.reason });
+    };
     for (const kind of BACKUP_KINDS) {
-      const backups = await target.list(kind);
+      const backups = await target.list(kind, { onUnreadable });
       const newest = backups[0];
       if (!newest) {
         logger.warn("no committed backup of this kind", { kind, target: target.url });
@@ -66,7 +73,9 @@ export const handler = createJobHandler<unknown, VerifyBackupConfig, VerifyBacku
         problem: report.problem && describeProblem(report.problem),
       })),
       newestAgeHours,
+      unreadableSidecars,
     };
+    metrics.addMetric("UnreadableSidecars", MetricUnit.Count, unreadableSidecars.length);
     const failed = outcome.verified.filter((report) => !report.ok);
     if (failed.length) {
       const list = failed.map((report) => `${report.url}: ${report.problem ?? "failed"}`).join("; ");

@@ -101,6 +101,17 @@ describe("daily-report handler", () => {
     expect(sent!.Message).toContain("no restore test in the last 35 days");
   });
 
+  it("reports the sidecars the backup or verification had to skip (issue 13 item 14)", async () => {
+    const app = uniqueName("shop");
+    await record(app, "backup", [["UnreadableSidecars", 1, 3]]);
+    await record(app, "verify-backup", [["UnreadableSidecars", 2, 30]]);
+    const run = await report({ APP_NAME: app });
+    expect(run.error).toBeUndefined();
+    const [sent] = await topic.receive();
+    expect(sent!.Message).toContain("  unreadable sidecars skipped: 2 (see the job's log for which)\n");
+    expect(sent!.Message).toMatch(/Needs attention:\n( {2}- .*\n)* {2}- 2 backup sidecar\(s\) cannot be read\n/);
+  });
+
   it("fails naming the topic when it does not exist", async () => {
     const missing = topic.topicArn.replace(/:[^:]+$/, ":no-such-topic");
     const run = await report({ APP_NAME: uniqueName("x"), REPORT_TOPIC_ARN: missing });

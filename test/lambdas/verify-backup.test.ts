@@ -15,11 +15,12 @@ let s3: S3Client;
 let database: string;
 let bucket: string;
 let databaseUri: string;
+let secretId: string;
 
 beforeAll(async () => {
   database = uniqueName("verify").replace(/-/g, "_");
   bucket = uniqueName("verify");
-  const secretId = uniqueName("verify/credentials");
+  secretId = uniqueName("verify/credentials");
   client = new MongoClient(services.mongodbAuthUri);
   await client.connect();
   await client
@@ -150,6 +151,64 @@ describe("verify-backup handler", () => {
     const gone = await verify({ BACKUP_BUCKET: missing });
     expect(gone.error?.message).toMatch(new RegExp(`s3://${missing}/.*NoSuchBucket`));
     expect(metricValue(gone, "BackupVerified")).toBe(0);
+  });
+
+  it("skips and reports unreadable sidecars, and still verifies and backs up (issue 13 item 14)", async () => {
+    const prefix = "broken/";
+    const target = new S3Target({ bucket, prefix });
+    const good = await runBackup({
+      uri: databaseUri,
+      target,
+      app: "shop",
+      kind: "daily",
+      databases: [database],
+    });
+    const sidecarKey = `${prefix}daily/${good.name}.tar.gz.manifest.json`;
+    const sidecar = await (
+      await s3.send(new GetObjectCommand({ Bucket: bucket, Key: sidecarKey }))
+    ).Body!.transformToString();
+    const future = { ...JSON.parse(sidecar), formatVersion: 2 };
+    const broken = {
+      [`${prefix}daily/shop_backup_20990101_000000.tar.gz.manifest.json`]: JSON.stringify(future),
+      [`${prefix}daily/shop_backup_20990102_000000.tar.gz.manifest.json`]: sidecar.slice(
+        0,
+        sidecar.length / 2,
+      ),
+    };
+    for (const [Key, Body] of Object.entries(broken))
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body }));
+
+    const run = await verify({ BACKUP_PREFIX: prefix });
+    expect(run.error).toBeUndefined();
+    expect(metricValue(run, "BackupVerified")).toBe(1);
+    expect(metricValue(run, "UnreadableSidecars")).toBe(2);
+    const outcome = run.result as {
+      verified: { url: string }[];
+      unreadableSidecars: { url: string; reason: string }[];
+    };
+    expect(outcome.verified.map((report) => report.url)).toEqual([good.archive]);
+    expect(outcome.unreadableSidecars).toEqual([
+      {
+        url: `s3://${bucket}/${Object.keys(broken)[0]}`,
+        reason: expect.stringMatching(/unsupported formatVersion 2/),
+      },
+      { url: `s3://${bucket}/${Object.keys(broken)[1]}`, reason: expect.stringMatching(/not valid JSON/) },
+    ]);
+    const warnings = run.logs.filter((log) => log.message === "sidecar skipped: it cannot be read");
+    expect(warnings.map((log) => log.sidecar)).toEqual(outcome.unreadableSidecars.map((u) => u.url));
+
+    // The next scheduled backup of that kind lists the same folder: it skips them too and succeeds.
+    const backup = await coldStart("lambdas/backup/handler", {
+      APP_NAME: "shop",
+      MONGODB_SECRET_ID: secretId,
+      BACKUP_BUCKET: bucket,
+      BACKUP_PREFIX: prefix,
+      BACKUP_DATABASES: database,
+    });
+    const scheduled = await invoke(backup, { kind: "daily", scheduledTime: "2025-05-01T03:00:00Z" });
+    expect(scheduled.error).toBeUndefined();
+    expect(metricValue(scheduled, "BackupSucceeded")).toBe(1);
+    expect(metricValue(scheduled, "UnreadableSidecars")).toBe(2);
   });
 
   it("rejects a bad VERIFY_MAX_AGE_HOURS naming the variable", async () => {

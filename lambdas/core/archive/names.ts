@@ -5,6 +5,8 @@ import { BACKUP_KINDS } from "./events";
 
 export const ARCHIVE_SUFFIX = ".tar.gz";
 export const SIDECAR_SUFFIX = ".manifest.json";
+/** A manifest lists every collection: 64 MiB holds several hundred thousand; a larger sidecar is not ours. */
+export const MAX_SIDECAR_BYTES = 64 * 1024 * 1024;
 /** Name of the manifest entry inside the archive's top-level directory (mongorestore skips top-level files). */
 export const MANIFEST_ENTRY = "manifest.json";
 

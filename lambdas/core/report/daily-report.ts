@@ -15,6 +15,8 @@ export interface DailyReportFigures {
   newDocuments: { database: string; collection: string; documents: number }[];
   databases: { database: string; dataSizeBytes?: number; weekAgoDataSizeBytes?: number }[];
   restoreTest?: { ok: boolean; at: Date; rtoMs?: number; backupAgeHours?: number };
+  /** Sidecars the latest backup or verification run had to skip because they cannot be read. */
+  unreadableSidecars?: number;
 }
 
 export interface DailyReport {
@@ -53,6 +55,10 @@ export function formatDailyReport(figures: DailyReportFigures, timeZone: string)
     lines.push(
       `  newest ${kind} backup at verification: ${age === undefined ? "unknown" : `${formatHours(age)} old`}`,
     );
+  }
+  if (figures.unreadableSidecars) {
+    lines.push(`  unreadable sidecars skipped: ${figures.unreadableSidecars} (see the job's log for which)`);
+    problems.push(`${figures.unreadableSidecars} backup sidecar(s) cannot be read`);
   }
   const dailyAge = verification.newestAgeHours.daily;
   if (dailyAge !== undefined && dailyAge > MAX_DAILY_BACKUP_AGE_HOURS) {

@@ -3,7 +3,7 @@ import { checkRestoredCollection, type CollectionCheck } from "../restore/verify
 import { connectMongo } from "../mongo/connect";
 import { restoreArchive, type ArchiveRestoreReport } from "../restore/restore-archive";
 import { NamespaceSelection } from "../restore/namespaces";
-import type { BackupTarget } from "../targets/target";
+import type { BackupTarget, UnreadableSidecar } from "../targets/target";
 import { assertNotProduction, type ProductionDatabase } from "./production-guard";
 import { DEFAULT_SCRATCH_PREFIX, scratchDatabaseName } from "./scratch";
 
@@ -39,6 +39,8 @@ export interface RestoreTestResult {
   collections: CollectionCheck[];
   scratchDatabases: string[];
   scratchDropped: boolean;
+  /** Sidecars skipped while looking for the newest backup because they cannot be read. */
+  unreadableSidecars: UnreadableSidecar[];
   restore?: ArchiveRestoreReport;
 }
 
@@ -60,8 +62,11 @@ export async function runRestoreTest(config: RestoreTestConfig): Promise<Restore
     collections: [],
     scratchDatabases: [],
     scratchDropped: true,
+    unreadableSidecars: [],
   };
-  const backup = await config.target.latest(config.kind);
+  const backup = await config.target.latest(config.kind, {
+    onUnreadable: (sidecar) => result.unreadableSidecars.push(sidecar),
+  });
   if (!backup) {
     result.reason = `no committed ${config.kind} backup in ${config.target.url}`;
     return result;

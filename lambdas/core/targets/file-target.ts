@@ -1,12 +1,19 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Readable } from "node:stream";
 import { BACKUP_KINDS, type BackupKind, type BackupManifest } from "../archive/events";
 import { parseManifest } from "../archive/manifest";
-import { ARCHIVE_SUFFIX, SIDECAR_SUFFIX } from "../archive/names";
-import { archiveKey, newestFirst, type ArchiveUpload, type BackupTarget, type StoredBackup } from "./target";
+import { ARCHIVE_SUFFIX, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX } from "../archive/names";
+import {
+  archiveKey,
+  newestFirst,
+  type ArchiveUpload,
+  type BackupTarget,
+  type ListOptions,
+  type StoredBackup,
+} from "./target";
 
 /**
  * Backups in a local directory: `<dir>/<kind>/<name>.tar.gz` + `.manifest.json`. The archive is written as
@@ -21,7 +28,7 @@ export class FileTarget implements BackupTarget {
     this.url = pathToFileURL(this.root).href;
   }
 
-  async list(kind?: BackupKind): Promise<StoredBackup[]> {
+  async list(kind?: BackupKind, options: ListOptions = {}): Promise<StoredBackup[]> {
     const backups: StoredBackup[] = [];
     for (const k of kind ? [kind] : BACKUP_KINDS) {
       let names: string[];
@@ -34,15 +41,22 @@ export class FileTarget implements BackupTarget {
       for (const file of names.filter((n) => n.endsWith(ARCHIVE_SUFFIX + SIDECAR_SUFFIX))) {
         const name = file.slice(0, -(ARCHIVE_SUFFIX + SIDECAR_SUFFIX).length);
         const key = archiveKey(k, name);
-        const manifest = await this.readSidecar(key);
+        let manifest: BackupManifest | undefined;
+        try {
+          manifest = await this.readSidecar(key);
+        } catch (error) {
+          const url = pathToFileURL(join(this.root, k, file)).href;
+          options.onUnreadable?.({ url, reason: (error as Error).message });
+          continue;
+        }
         if (manifest) backups.push({ name, kind: k, key, url: this.urlOf(key), manifest });
       }
     }
     return backups.sort(newestFirst);
   }
 
-  async latest(kind: BackupKind): Promise<StoredBackup | undefined> {
-    return (await this.list(kind))[0];
+  async latest(kind: BackupKind, options?: ListOptions): Promise<StoredBackup | undefined> {
+    return (await this.list(kind, options))[0];
   }
 
   async openArchive(key: string): Promise<Readable> {
@@ -57,9 +71,17 @@ export class FileTarget implements BackupTarget {
     const path = this.pathOf(key) + SIDECAR_SUFFIX;
     let text: string;
     try {
+      const size = (await stat(path)).size;
+      if (size > MAX_SIDECAR_BYTES) {
+        throw new Error(
+          `${path}: sidecar is ${size} bytes, over the ${MAX_SIDECAR_BYTES}-byte limit of a manifest`,
+        );
+      }
       text = await readFile(path, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      if ((error as NodeJS.ErrnoException).code === "EISDIR")
+        throw new Error(`${path}: sidecar is a directory`);
       throw error;
     }
     return parseManifest(text, path);

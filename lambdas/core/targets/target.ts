@@ -12,6 +12,21 @@ export interface StoredBackup {
   manifest: BackupManifest;
 }
 
+/** A sidecar that could not be read or parsed: skipped by listings, and reported. */
+export interface UnreadableSidecar {
+  /** URL of the sidecar object or file. */
+  url: string;
+  reason: string;
+}
+
+export interface ListOptions {
+  /**
+   * Called for each sidecar that cannot be read or parsed (a future formatVersion, a truncated file, a
+   * directory of that name): the listing skips it and goes on with the good ones.
+   */
+  onUnreadable?: (sidecar: UnreadableSidecar) => void;
+}
+
 /** An archive being written: bytes go to `stream`; `commit` writes the sidecar last, `abort` leaves nothing. */
 export interface ArchiveUpload {
   readonly stream: Writable;
@@ -24,9 +39,9 @@ export interface ArchiveUpload {
 /** Where backups live: `file://DIR` or `s3://BUCKET/PREFIX`, with kind folders daily/, weekly/, monthly/. */
 export interface BackupTarget {
   readonly url: string;
-  /** Committed backups (those with a sidecar), newest first. */
-  list(kind?: BackupKind): Promise<StoredBackup[]>;
-  latest(kind: BackupKind): Promise<StoredBackup | undefined>;
+  /** Committed backups (those with a readable sidecar), newest first. */
+  list(kind?: BackupKind, options?: ListOptions): Promise<StoredBackup[]>;
+  latest(kind: BackupKind, options?: ListOptions): Promise<StoredBackup | undefined>;
   /** The archive bytes, streamed. `key` is relative to the target. */
   openArchive(key: string): Promise<Readable>;
   /** The sidecar of an archive, or undefined when there is none (a stock archive or an uncommitted one). */
