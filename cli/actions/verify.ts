@@ -11,6 +11,9 @@ export async function verifyCommand(url: string, options: VerifyCommandOptions):
   const report = await verifyArchive(target, key, url);
   if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else if (report.ok) {
+    for (const skipped of report.skipped) {
+      process.stdout.write(`skipped ${skipped.file ?? skipped.namespace}: ${skipped.reason}\n`);
+    }
     process.stdout.write(
       `OK ${url} (${report.format}): ${report.collections.length} collections, ${report.documents} documents, ` +
         `sha256 ${report.sha256}\n`,

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,6 +13,7 @@ import { testEnv, uniqueName } from "../support/env";
 
 /** `atlas-ops restore` and `atlas-ops restore-test` as an operator runs them: a child process, exit codes. */
 const cli = resolve(__dirname, "../../bin/atlas-ops.mjs");
+const run = promisify(execFile);
 let client: MongoClient;
 let seed: SeedResult;
 let dir: string;
@@ -125,6 +127,40 @@ describe("atlas-ops restore", () => {
     expect(third.code).toBe(0);
     expect(third.stdout).toContain("verified 1 collections against the manifest");
     expect(await client.db(`${prefix}_cli_a`).collection("orders").countDocuments()).toBe(200);
+  });
+});
+
+describe("the maintenance guide's own backup (issue 13 item 1)", () => {
+  it("verify says OK and restore --drop exits 0, the format told by content, not by the name", async () => {
+    const name = "opendev_backup_20260101_020000";
+    const out = join(dir, "guide", name);
+    for (const db of seed.databases) {
+      await run(testEnv().mongodump, [
+        `--uri=${testEnv().mongodbUri}`,
+        `--db=${db}`,
+        `--out=${out}`,
+        "--quiet",
+      ]);
+    }
+    const guideArchive = join(dir, "guide", `${name}.tar.gz`);
+    await run("tar", ["-czf", guideArchive, "-C", join(dir, "guide"), name]);
+    const verify = await atlasOps("verify", guideArchive);
+    expect(verify.stdout).toMatch(/^OK .*\(mongodump-directory\)/);
+    expect(verify.code).toBe(0);
+    const restore = await atlasOps(
+      "restore",
+      guideArchive,
+      "--uri",
+      testEnv().mongodbUri,
+      ...copyTo("guide"),
+      "--drop",
+    );
+    expect(restore.stdout).not.toMatch(/manifest/);
+    expect(restore.code).toBe(0);
+    for (const ns of seed.namespaces) {
+      const target = client.db(ns.db.replace(prefix, `${prefix}_guide`)).collection(ns.collection);
+      expect(await target.countDocuments(), `${ns.db}.${ns.collection}`).toBe(ns.documents);
+    }
   });
 });
 

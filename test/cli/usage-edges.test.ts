@@ -2,10 +2,12 @@ import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveArchive } from "../../lambdas/adapters/targets";
 import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
+import { tarOf } from "../support/tar";
 
 /** The CLI's edges an operator meets first (issue 13 item 17): temp directory, archive paths, URIs. */
 const cli = resolve(__dirname, "../../bin/atlas-ops.mjs");
@@ -58,6 +60,27 @@ describe("an unwritable temp directory", () => {
     expect(verify.stderr).toBe("");
     expect(verify.stdout).toMatch(/^OK .*\(mongodump-directory\): 1 collections, 1 documents/);
     expect(verify.code).toBe(0);
+  });
+});
+
+describe("an unwritable temp directory where a spool is needed", () => {
+  it("names the temp directory, not the archive, as the problem", async () => {
+    const notADirectory = join(work, "tmp-is-a-file-too");
+    await writeFile(notADirectory, "");
+    const archive = join(work, "bson-first.tar.gz");
+    // A .bson before its metadata: it must be kept on disk until the metadata comes.
+    const tar = tarOf([
+      { path: "dump/shop/users.bson", data: Buffer.from([5, 0, 0, 0, 0]) },
+      { path: "dump/shop/users.metadata.json", data: Buffer.from('{"indexes":[]}') },
+    ]);
+    await writeFile(archive, gzipSync(tar));
+    const verify = await atlasOps(["verify", archive], { TMPDIR: notADirectory });
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toContain(
+      `dump/shop/users.bson comes before its metadata and must be kept on disk, but the temp directory ` +
+        `${notADirectory} is not writable (set TMPDIR to a writable directory)`,
+    );
+    expect(verify.stderr).toBe("");
   });
 });
 

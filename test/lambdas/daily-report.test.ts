@@ -109,7 +109,9 @@ describe("daily-report handler", () => {
     expect(run.error).toBeUndefined();
     const [sent] = await topic.receive();
     expect(sent!.Message).toContain("  unreadable sidecars skipped: 2 (see the job's log for which)\n");
-    expect(sent!.Message).toMatch(/Needs attention:\n( {2}- .*\n)* {2}- 2 backup sidecar\(s\) cannot be read\n/);
+    expect(sent!.Message).toMatch(
+      /Needs attention:\n( {2}- .*\n)* {2}- 2 backup sidecar\(s\) cannot be read\n/,
+    );
   });
 
   it("fails naming the topic when it does not exist", async () => {

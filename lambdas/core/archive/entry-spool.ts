@@ -42,7 +42,13 @@ export class EntrySpools {
         { file: entry.path },
       );
     }
-    const dir = await mkdtemp(join(this.tempDir, "atlas-ops-read-"));
+    const dir = await mkdtemp(join(this.tempDir, "atlas-ops-read-")).catch((error: Error) => {
+      // Not a problem of the archive: the machine's temp directory (TMPDIR) is missing or read-only.
+      throw new Error(
+        `${entry.path} comes before its metadata and must be kept on disk, but the temp directory ` +
+          `${this.tempDir} is not writable (set TMPDIR to a writable directory): ${error.message}`,
+      );
+    });
     const spooled: SpooledEntry = {
       file: entry.path,
       size: entry.size,
