@@ -350,7 +350,7 @@ describe("hostile archives cost bounded memory and disk (issue 13 items 4 and 5)
     expect(report.problem).toEqual({
       file: "dump/db/c.metadata.json.gz",
       namespace: undefined,
-      reason: "expands beyond the 16 MiB limit of a metadata or manifest file",
+      reason: "expands beyond the 16 MiB limit of a metadata file",
     });
     expect(process.memoryUsage().rss - before).toBeLessThan(128 * 1024 * 1024);
   });

@@ -15,7 +15,7 @@ import {
 import { parseManifest } from "./manifest";
 import { decodeMetadata } from "./metadata";
 import { ARCHIVE_MAGIC, mongodumpArchiveEvents, oplogSkipped } from "./mongodump-archive";
-import { MANIFEST_ENTRY, unescapeCollectionName } from "./names";
+import { MANIFEST_ENTRY, MAX_SIDECAR_BYTES, unescapeCollectionName } from "./names";
 import { tarEntries, type TarEntry } from "./tar-reader";
 import { ManifestFiles, type FileCheck } from "./manifest-check";
 import { EntrySpools, formatBytes, type SpooledEntry } from "./entry-spool";
@@ -134,8 +134,10 @@ function parsePath(path: string): ParsedPath | "manifest" | undefined {
 /** mongodump --oplog writes the oplog as `oplog.bson` at the dump's root, with no metadata file. */
 const OPLOG = "oplog";
 
-/** JSON files of a dump (metadata, manifest) are a few KB; a larger one is refused before it fills memory. */
-export const MAX_JSON_BYTES = 16 * 1024 * 1024;
+/** A metadata file is a few KB; a larger one is refused before it fills memory. */
+const METADATA_LIMIT = { bytes: 16 * 1024 * 1024, of: "a metadata file" };
+/** The manifest lists every collection; it has the sidecar's bound. */
+const MANIFEST_LIMIT = { bytes: MAX_SIDECAR_BYTES, of: "a manifest" };
 
 async function* directoryTarEvents(
   reader: ByteReader,
@@ -188,7 +190,7 @@ async function* directoryTarEvents(
         throw new ArchiveError("entry after the manifest (the manifest must be last)", { file: entry.path });
       const parsed = parsePath(entry.path);
       if (parsed === "manifest") {
-        const { text } = await readWhole(entry, false);
+        const { text } = await readWhole(entry, false, MANIFEST_LIMIT);
         manifest = sidecar ? parseManifest(text, entry.path) : ownManifest(text, entry.path);
         if (manifest && format !== "atlas-ops") {
           format = "atlas-ops";
@@ -203,7 +205,7 @@ async function* directoryTarEvents(
       dumpFiles += 1;
       const key = `${parsed.db}/${parsed.base}`;
       if (parsed.kind === "metadata") {
-        const { text, sha256 } = await readWhole(entry, parsed.gzipped);
+        const { text, sha256 } = await readWhole(entry, parsed.gzipped, METADATA_LIMIT);
         const metadata: CollectionMetadata = decodeMetadata(text, entry.path);
         const name = metadata.collectionName ?? unescapeCollectionName(parsed.base);
         names.set(key, name);
@@ -341,12 +343,16 @@ function storedReader(
 }
 
 /** A whole JSON entry, bounded before and after decompression (a small .gz can expand to gigabytes). */
-async function readWhole(entry: TarEntry, gzipped: boolean): Promise<{ text: string; sha256: string }> {
+async function readWhole(
+  entry: TarEntry,
+  gzipped: boolean,
+  limit: { bytes: number; of: string },
+): Promise<{ text: string; sha256: string }> {
   const tooLarge = (what: string) =>
-    new ArchiveError(`${what} the ${formatBytes(MAX_JSON_BYTES)} limit of a metadata or manifest file`, {
+    new ArchiveError(`${what} the ${formatBytes(limit.bytes)} limit of ${limit.of}`, {
       file: entry.path,
     });
-  if (entry.size > MAX_JSON_BYTES) throw tooLarge(`is ${formatBytes(entry.size)}, over`);
+  if (entry.size > limit.bytes) throw tooLarge(`is ${formatBytes(entry.size)}, over`);
   const hash = createHash("sha256");
   const reader = storedReader(hashed(entry.body, hash), undefined, gzipped, entry.path);
   const parts: Buffer[] = [];
@@ -354,7 +360,7 @@ async function readWhole(entry: TarEntry, gzipped: boolean): Promise<{ text: str
   try {
     for (let chunk = await reader.readSome(1 << 20); chunk; chunk = await reader.readSome(1 << 20)) {
       total += chunk.length;
-      if (total > MAX_JSON_BYTES) throw tooLarge("expands beyond");
+      if (total > limit.bytes) throw tooLarge("expands beyond");
       parts.push(chunk);
     }
   } finally {
