@@ -76,6 +76,8 @@ describe("verify of an archive with many collections", () => {
       expect(report.collections).toHaveLength(collectionCount);
       return ms;
     };
+    const warm = archiveOf(100);
+    await verifyStream(chunks(warm.gz), warm.sidecar, "warm-up.tar.gz"); // JIT and module loading, once
     const without = await timed(false);
     const withSidecar = await timed(true);
     console.log(

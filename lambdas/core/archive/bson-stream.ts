@@ -10,11 +10,14 @@ export interface RunLimits {
   documents: number;
 }
 
+/** A run's buffer starts this small and doubles up to the run size: a one-document collection stays cheap. */
+const FIRST_BUFFER_BYTES = 64 * 1024;
+
 /**
  * Splits a stream of concatenated BSON documents into checked runs; `where` names the file or namespace in
- * errors. Documents are copied from the stream into the run's buffer directly. A run that used less than half
- * of its buffer is handed on as an exact copy and the buffer is reused, so a small collection does not pin a
- * whole batch-sized allocation.
+ * errors. Documents are copied from the stream into the run's buffer directly. The buffer grows by doubling
+ * up to the run size, and a run that used less than half of it is handed on as an exact copy while the buffer
+ * is reused, so a small collection neither allocates nor pins a whole batch-sized buffer.
  */
 export async function* documentRuns(
   reader: ByteReader,
@@ -24,6 +27,7 @@ export async function* documentRuns(
   terminated = false,
 ): AsyncGenerator<DocumentRun> {
   let buffer: Buffer | undefined;
+  let capacity = Math.min(limits.bytes, FIRST_BUFFER_BYTES);
   let filled = 0;
   let count = 0;
   let index = 0;
@@ -57,8 +61,14 @@ export async function* documentRuns(
     if (length < 5 || length > MAX_DOCUMENT_BYTES) {
       throw new ArchiveError(`document #${index} has invalid length ${length}`, where);
     }
+    if (count > 0 && filled + length > buffer!.length && buffer!.length < limits.bytes) {
+      capacity = Math.min(limits.bytes, Math.max(buffer!.length * 2, filled + length));
+      const bigger = Buffer.allocUnsafeSlow(capacity);
+      buffer!.copy(bigger, 0, 0, filled);
+      buffer = bigger;
+    }
     if (count > 0 && filled + length > buffer!.length) yield take();
-    if (!buffer || buffer.length < length) buffer = Buffer.allocUnsafeSlow(Math.max(limits.bytes, length));
+    if (!buffer || buffer.length < length) buffer = Buffer.allocUnsafeSlow(Math.max(capacity, length));
     if (!(await reader.readInto(buffer, filled, length))) {
       throw new ArchiveError(`document #${index} is truncated (length says ${length} bytes)`, where);
     }
