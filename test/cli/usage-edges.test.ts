@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { BSON, Timestamp } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveArchive } from "../../lambdas/adapters/targets";
 import { FileTarget } from "../../lambdas/core/targets/file-target";
@@ -81,6 +82,25 @@ describe("an unwritable temp directory where a spool is needed", () => {
         `${notADirectory} is not writable (set TMPDIR to a writable directory)`,
     );
     expect(verify.stderr).toBe("");
+  });
+});
+
+describe("verify of a dump with an oplog", () => {
+  it("prints OK for the collections and names the oplog it will not restore", async () => {
+    const archive = join(work, "with-oplog.tar.gz");
+    const oplogEntry = BSON.serialize({ ts: new Timestamp({ t: 1, i: 1 }), op: "n", ns: "", o: {} });
+    const tar = tarOf([
+      { path: "dump/oplog.bson", data: Buffer.from(oplogEntry) },
+      { path: "dump/shop/users.metadata.json", data: Buffer.from('{"indexes":[],"collectionName":"users"}') },
+      { path: "dump/shop/users.bson", data: Buffer.from([5, 0, 0, 0, 0]) },
+    ]);
+    await writeFile(archive, gzipSync(tar));
+    const verify = await atlasOps(["verify", archive]);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toMatch(
+      /^skipped dump\/oplog\.bson: the oplog of a mongodump --oplog \(1 entries\): not a collection; .*\n/,
+    );
+    expect(verify.stdout).toMatch(/\nOK .*: 1 collections, 1 documents/);
   });
 });
 
