@@ -12,20 +12,27 @@ export interface CuttingProxy {
  * A TCP proxy to `target` (an http URL) that cuts a connection once it has carried more than `requestBytes`
  * towards the server (an upload dropped mid-part), or that stalls one after `responseBytes` back (a download
  * stopped mid-body) and drops it after `stallMs` or when `cut()` is called. Whatever is cut is cut at the
- * socket, as a network failure would, not by the server.
+ * socket, as a network failure would, not by the server. With `goneAfterCut`, the first cut is a server that
+ * went away: every open connection is dropped with it and no new one is accepted.
  */
 export async function cuttingProxy(
   target: string,
-  limits: { requestBytes?: number; responseBytes?: number; stallMs?: number },
+  limits: { requestBytes?: number; responseBytes?: number; stallMs?: number; goneAfterCut?: boolean },
 ): Promise<CuttingProxy> {
   const upstreamUrl = new URL(target);
   const stalled = new Set<() => void>();
+  const open = new Set<Socket>();
   let cutRequested = false;
   const server = createServer((client: Socket) => {
     const upstream = createConnection(Number(upstreamUrl.port), upstreamUrl.hostname);
+    open.add(client).add(upstream);
     const drop = () => {
       client.destroy();
       upstream.destroy();
+      if (limits.goneAfterCut) {
+        server.close();
+        for (const socket of open) socket.destroy();
+      }
     };
     let sent = 0;
     let received = 0;
@@ -50,9 +57,13 @@ export async function cuttingProxy(
     });
     client.on("error", () => upstream.destroy());
     upstream.on("error", () => client.destroy());
-    client.on("close", () => upstream.destroy());
+    client.on("close", () => {
+      open.delete(client);
+      upstream.destroy();
+    });
     // A stalled download ends only by the cut, whatever the server does with its side meanwhile.
     upstream.on("close", () => {
+      open.delete(upstream);
       if (!stalling) client.destroy();
     });
   });

@@ -1,0 +1,101 @@
+import type { MongoClient } from "mongodb";
+import type { DocumentRun } from "../archive/document-run";
+import { ArchiveError, type CollectionMetadata } from "../archive/events";
+import { unescapeCollectionName } from "../archive/names";
+import { CollectionSetupError, type indexesToBuild } from "./collections";
+import type { Deferred } from "./flow-control";
+import { formatNamespace, type Namespace, type NamespaceSelection } from "./namespaces";
+import { InsertError } from "./raw-insert";
+import type { NamespaceReport } from "./report";
+import { dropStaged } from "./staging";
+
+/** The restore engine's bookkeeping for one namespace of the archive. */
+export interface NamespaceState {
+  source: Namespace;
+  target: Namespace;
+  /** Where the documents go: a temporary collection renamed over the target at the end, or the target. */
+  written: Namespace;
+  staged: boolean;
+  /** The temporary collection may exist (its create was sent). */
+  stagedCreated: boolean;
+  /** The rename over the target was sent: if it did not answer, whether it happened must be looked up. */
+  renameSent: boolean;
+  report: NamespaceReport;
+  ready: Promise<void>;
+  pending: DocumentRun[];
+  pendingBytes: number;
+  pendingDocuments: number;
+  inFlight: Set<Promise<void>>;
+  received: number;
+  indexes: ReturnType<typeof indexesToBuild>;
+  hasValidator: boolean;
+  /** Settles once the reader has moved past the namespace's end without error (its checks passed). */
+  verified?: Deferred;
+}
+
+/**
+ * Views hold no documents and MongoDB renames neither views nor time-series collections: those are written in
+ * place (dropped first with --drop), every other collection goes through a temporary collection.
+ */
+export function isStaged(metadata: CollectionMetadata): boolean {
+  return metadata.type !== "view" && metadata.type !== "timeseries";
+}
+
+/** True when an archive error is about this namespace (names it, or names one of its files). */
+export function concerns(error: unknown, source: Namespace): boolean {
+  if (!(error instanceof ArchiveError)) return true;
+  if (error.namespace !== undefined) return error.namespace === formatNamespace(source);
+  if (error.file === undefined) return false;
+  const parts = error.file.split("/");
+  const match = /^(.+)\.(bson|metadata\.json)(\.gz)?$/.exec(parts[parts.length - 1] ?? "");
+  if (!match) return false;
+  return parts[parts.length - 2] === source.db && unescapeCollectionName(match[1]!) === source.collection;
+}
+
+export function whereOf(error: unknown): string | undefined {
+  if (error instanceof ArchiveError) return error.namespace ?? error.file;
+  if (error instanceof InsertError || error instanceof CollectionSetupError) return error.namespace;
+  return undefined;
+}
+
+export function untouched(source: Namespace, selection: NamespaceSelection, error?: string): NamespaceReport {
+  let target = formatNamespace(source);
+  try {
+    target = formatNamespace(selection.target(source) ?? source);
+  } catch {
+    // A rename that gives no namespace was reported by the selection already.
+  }
+  return {
+    source: formatNamespace(source),
+    target,
+    status: "untouched",
+    documents: 0,
+    bytes: 0,
+    indexes: [],
+    type: "collection",
+    ...(error ? { error } : {}),
+  };
+}
+
+/**
+ * After a failure: a rename that got no answer is looked up (gone temporary copy: it happened), then this
+ * run's temporary collections are dropped. Returns those it could not drop (the next run drops them).
+ */
+export async function settleStaged(client: MongoClient, states: NamespaceState[]): Promise<string[]> {
+  const open = states.filter(
+    (state) => state.staged && state.stagedCreated && state.report.status !== "completed",
+  );
+  for (const state of open.filter((s) => s.renameSent)) {
+    try {
+      const found = await client
+        .db(state.written.db)
+        .listCollections({ name: state.written.collection }, { nameOnly: true })
+        .toArray();
+      if (found.length === 0) state.report.status = "completed";
+    } catch {
+      state.report.status = "unknown";
+    }
+  }
+  const toDrop = open.filter((state) => state.report.status === "untouched").map((state) => state.written);
+  return dropStaged(client, toDrop);
+}
