@@ -84,6 +84,7 @@ export async function restoreEvents(
   const progress: RestoreProgress = { documents: 0, bytes: 0, completedNamespaces: 0 };
   const conflicts = new Set<string>();
   const plan = new PlanCheck(selection);
+  const ignored = new Set<string>();
   const cleaned = new Map<string, Promise<string[]>>();
   let failure: RestoreFailure | undefined;
   if (!dryRun && !client) throw new Error("a restore that writes needs a connected client");
@@ -257,6 +258,7 @@ export async function restoreEvents(
         if (event.type === "collection-metadata") {
           const { decision, problem } = plan.add(source);
           if (problem) {
+            ignored.add(key);
             if (decision.kind === "refuse") refused.push(untouched(source, selection, problem));
             // A dry run goes on, to name every problem the real restore would meet.
             if (!dryRun) throw new RestorePlanError([problem]);
@@ -268,7 +270,7 @@ export async function restoreEvents(
           }
           const { target } = decision;
           const indexes = indexesToBuild(event.metadata);
-          const staged = isStaged(event.metadata);
+          const staged = isStaged(event.metadata, target);
           const state: NamespaceState = {
             source,
             target,
@@ -299,10 +301,11 @@ export async function restoreEvents(
           states.set(key, state);
           continue;
         }
+        // In a dry run, the events of a namespace already refused (or met twice) are not counted again.
+        if (ignored.has(key)) continue;
         const state = states.get(key);
         if (!state) {
           if (skipped.some((skip) => skip.namespace === formatNamespace(source))) continue;
-          if (dryRun && plan.problems.length > 0) continue;
           throw new ArchiveError("documents appear before the collection's metadata", {
             namespace: formatNamespace(source),
           });

@@ -34,11 +34,14 @@ export interface NamespaceState {
 }
 
 /**
- * Views hold no documents and MongoDB renames neither views nor time-series collections: those are written in
- * place (dropped first with --drop), every other collection goes through a temporary collection.
+ * Views hold no documents, MongoDB renames neither views nor time-series collections, and a rename into a
+ * system collection (system.js) is refused ("Invalid target namespace"): those are written in place (dropped
+ * first with --drop), as mongorestore writes everything. Every other collection goes through a temporary one.
  */
-export function isStaged(metadata: CollectionMetadata): boolean {
-  return metadata.type !== "view" && metadata.type !== "timeseries";
+export function isStaged(metadata: CollectionMetadata, target: Namespace): boolean {
+  return (
+    metadata.type !== "view" && metadata.type !== "timeseries" && !target.collection.startsWith("system.")
+  );
 }
 
 /** True when an archive error is about this namespace (names it, or names one of its files). */
