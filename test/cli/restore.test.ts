@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -125,6 +126,35 @@ describe("atlas-ops restore", () => {
     expect(third.code).toBe(0);
     expect(third.stdout).toContain("verified 1 collections against the manifest");
     expect(await client.db(`${prefix}_cli_a`).collection("orders").countDocuments()).toBe(200);
+  });
+});
+
+describe("atlas-ops restore --verify", () => {
+  it("refuses an archive without a manifest before writing anything", async () => {
+    // The maintenance guide's own backup: mongodump --out, then tar -czf (no manifest anywhere).
+    const run = promisify(execFile);
+    const out = join(dir, "stock-dump");
+    await run(testEnv().mongodump, [
+      `--uri=${testEnv().mongodbUri}`,
+      `--db=${seed.databases[0]!}`,
+      `--out=${out}`,
+    ]);
+    const stock = join(dir, "stock.tar.gz");
+    await run("tar", ["-czf", stock, "-C", out, "."]);
+    const { code, stdout } = await atlasOps(
+      "restore",
+      stock,
+      "--uri",
+      testEnv().mongodbUri,
+      ...copyTo("verify"),
+      "--verify",
+    );
+    expect(code).toBe(1);
+    expect(stdout).toContain("this archive has none (a stock mongodump archive): nothing was written");
+    const { databases } = await client.db("admin").command({ listDatabases: 1, nameOnly: true });
+    expect((databases as { name: string }[]).some(({ name }) => name.startsWith(`${prefix}_verify`))).toBe(
+      false,
+    );
   });
 });
 
