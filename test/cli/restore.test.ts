@@ -65,6 +65,18 @@ describe("atlas-ops restore", () => {
     expect(badParallelism.code).toBe(2);
   });
 
+  it("never prints the password of a mistyped or unreachable --uri", async () => {
+    for (const uri of [
+      "mongdb://ada:Typo-Secret-1@127.0.0.1/opendev",
+      "mongodb://ada:Pw-Secret-2@127.0.0.1:1/?serverSelectionTimeoutMS=500&proxyHost=127.0.0.1&proxyPort=1&proxyPassword=Proxy-Secret-3",
+    ]) {
+      const { code, stdout, stderr } = await atlasOps("restore", archive, "--uri", uri);
+      expect(code, uri).not.toBe(0);
+      expect(stderr, uri).toMatch(/not a MongoDB connection string|cannot connect/);
+      expect(stdout + stderr, uri).not.toMatch(/Secret/);
+    }
+  });
+
   it("exits 1 naming the archive it cannot open", async () => {
     const missing = join(dir, "daily", "missing.tar.gz");
     const { code, stderr } = await atlasOps("restore", missing, "--dry-run");
