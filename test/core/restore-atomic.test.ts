@@ -7,6 +7,8 @@ import { restoreEvents } from "../../lambdas/core/restore/engine";
 import { STAGING_PREFIX } from "../../lambdas/core/restore/staging";
 import { cuttingProxy } from "../support/cutting-proxy";
 import { testEnv, uniqueName } from "../support/env";
+import { isFerretDb } from "../support/seed";
+import { formatRestoreReport } from "../../lambdas/core/restore/report";
 
 /**
  * Restores are atomic per collection: documents go into a temporary collection of the target's database,
@@ -14,6 +16,7 @@ import { testEnv, uniqueName } from "../support/env";
  * fully restored, and the report says which, namespace by namespace.
  */
 let client: MongoClient;
+let ferret: boolean;
 const prefix = uniqueName("rsat");
 
 const bson = (document: Document): Buffer => Buffer.from(BSON.serialize(document));
@@ -105,9 +108,9 @@ async function expectExactStates(db: string, report: Awaited<ReturnType<typeof r
 }
 
 /** The FerretDB the tests use, behind a proxy that cuts each connection after `requestBytes` sent to it. */
-async function proxiedClient(requestBytes: number, goneAfterCut = false) {
+async function proxiedClient(requestBytes: number, goneAfterCut = false, replyLostAfter?: ReplyLost) {
   const server = new URL(testEnv().mongodbUri.replace(/^mongodb:/, "http:"));
-  const proxy = await cuttingProxy(`http://${server.host}`, { requestBytes, goneAfterCut });
+  const proxy = await cuttingProxy(`http://${server.host}`, { requestBytes, goneAfterCut, replyLostAfter });
   const port = new URL(proxy.endpoint).port;
   // One pooled connection carries every command, so the cut lands where the byte count says; writes are not
   // retried, so a cut insert fails as it would after a failover without retryable writes.
@@ -119,8 +122,11 @@ async function proxiedClient(requestBytes: number, goneAfterCut = false) {
   return { proxy, proxied };
 }
 
+type ReplyLost = { contains: string; occurrence: number };
+
 beforeAll(async () => {
   client = await connectMongo(testEnv().mongodbUri, { appName: "atlas-ops/test-restore-atomic" });
+  ferret = await isFerretDb(client);
 });
 
 afterAll(async () => {
@@ -223,5 +229,43 @@ describe("a failed restore leaves every target as it was or fully restored", () 
     expect(kept.ok).toBe(true);
     const staging = (await collectionNames(db)).filter((name) => name.startsWith(STAGING_PREFIX));
     expect(staging).toEqual([running]);
+  });
+
+  describe("when the reply to the final rename is lost", () => {
+    // The rename that puts the copy in place: MongoDB's first (dropTarget); FerretDB answers that one
+    // NotImplemented, and the plain rename that follows does it (the target does not exist).
+    const theRename = (): ReplyLost => ({ contains: "renameCollection", occurrence: ferret ? 2 : 1 });
+
+    it("looks the outcome up: the rename happened, so the namespace is completed", async () => {
+      const db = `${prefix}_lost`;
+      const { proxy, proxied } = await proxiedClient(Number.POSITIVE_INFINITY, false, theRename());
+      try {
+        const report = await restoreEvents(collectionEvents(db, "t0", 20), proxied);
+        expect(report.ok).toBe(false);
+        expect(report.failure?.where).toBe(`${db}.t0`);
+        expect(report.namespaces.map((ns) => ns.status)).toEqual(["completed"]);
+        expect(await contents(db, "t0")).toHaveLength(20);
+        expect((await collectionNames(db)).filter((name) => name.startsWith(STAGING_PREFIX))).toEqual([]);
+      } finally {
+        await proxied.close();
+        proxy.server.close();
+      }
+    });
+
+    it("says unknown when the server is gone and the outcome cannot be looked up", async () => {
+      const db = `${prefix}_lostgone`;
+      const { proxy, proxied } = await proxiedClient(Number.POSITIVE_INFINITY, true, theRename());
+      try {
+        const report = await restoreEvents(collectionEvents(db, "t0", 20), proxied);
+        expect(report.ok).toBe(false);
+        expect(report.namespaces.map((ns) => ns.status)).toEqual(["unknown"]);
+        expect(formatRestoreReport(report)).toContain(`unknown (the server stopped answering): ${db}.t0`);
+        // It did happen: the report said it could not tell, never that the target was untouched.
+        expect(await contents(db, "t0")).toHaveLength(20);
+      } finally {
+        await proxied.close();
+        proxy.server.close();
+      }
+    });
   });
 });
