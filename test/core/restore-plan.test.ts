@@ -58,6 +58,7 @@ describe("counts", () => {
     // ...written into the temporary collection, dropped after the failure: the target never appeared.
     expect(report.namespaces[0]?.status).toBe("untouched");
     expect(await client.db(db).listCollections({ name: "orders" }).toArray()).toEqual([]);
+    expect(formatRestoreReport(report)).toContain("999 documents written to a temporary copy, dropped");
   });
 });
 

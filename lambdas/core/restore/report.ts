@@ -69,7 +69,11 @@ export function formatRestoreReport(report: RestoreReport): string {
     const renamed = ns.source === ns.target ? ns.target : `${ns.source} -> ${ns.target}`;
     const state = report.dryRun ? "" : ` [${ns.status}]`;
     const indexes = ns.indexes.length > 0 ? `, indexes: ${ns.indexes.join(", ")}` : "";
-    lines.push(`  ${renamed}${state}: ${ns.documents} documents, ${ns.bytes} bytes${indexes}`);
+    const discarded = !report.dryRun && ns.status === "untouched" && ns.documents > 0;
+    const counted = discarded
+      ? `${ns.documents} documents written to a temporary copy, dropped`
+      : `${ns.documents} documents, ${ns.bytes} bytes`;
+    lines.push(`  ${renamed}${state}: ${counted}${indexes}`);
   }
   for (const skip of report.skipped) lines.push(`  ${skip.namespace} [skipped]: ${skip.reason}`);
   const { totals } = report;
