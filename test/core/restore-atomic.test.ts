@@ -267,5 +267,25 @@ describe("a failed restore leaves every target as it was or fully restored", () 
         proxy.server.close();
       }
     });
+
+    it("puts back an original that the fallback swap moved aside when the cut came then", async (context) => {
+      // Only servers without dropTarget (FerretDB 1.x) move the original aside: MongoDB replaces in one step.
+      if (!ferret) context.skip();
+      const db = `${prefix}_aside`;
+      await seedTargets(db);
+      // dropTarget refused (1), plain rename refused as the target exists (2), the target moved aside (3).
+      const aside: ReplyLost = { contains: "renameCollection", occurrence: 3 };
+      const { proxy, proxied } = await proxiedClient(Number.POSITIVE_INFINITY, false, aside);
+      try {
+        const report = await restoreEvents(collectionEvents(db, "t0", 20), proxied, { drop: true });
+        expect(report.ok).toBe(false);
+        expect(report.namespaces.map((ns) => ns.status)).toEqual(["untouched"]);
+        expect(await contents(db, "t0")).toEqual(OLD);
+        expect(await collectionNames(db)).toEqual(["t0", "t1", "t2"]);
+      } finally {
+        await proxied.close();
+        proxy.server.close();
+      }
+    });
   });
 });

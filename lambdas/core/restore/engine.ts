@@ -191,7 +191,7 @@ export async function restoreEvents(
     // Without --drop the target was empty when checked; it must still be, or it is not ours to replace.
     if (!options.drop && (await holdsData(client!, state.target))) throw new TargetNotEmptyError([where]);
     state.renameSent = true;
-    await replaceWithStaged(client!, state.written, state.target, names);
+    await replaceWithStaged(client!, state.written, state.target, names, (aside) => (state.aside = aside));
   };
 
   // The reader checks a file (size, SHA-256 against the manifest) when it resumes after the file's last
@@ -365,7 +365,12 @@ export async function restoreEvents(
     for (const state of states.values()) {
       if (state.report.status === "completed") continue;
       const here = failure.where === state.report.target || failure.where === state.report.source;
-      if (state.report.status !== "untouched" || here) state.report.error = failure.message;
+      if (state.report.status !== "untouched" || here) {
+        // A note from settling (where a moved-aside original is) comes after the cause.
+        state.report.error = state.report.error
+          ? `${failure.message}; ${state.report.error}`
+          : failure.message;
+      }
     }
   }
 

@@ -7,7 +7,7 @@ import type { Deferred } from "./flow-control";
 import { formatNamespace, type Namespace, type NamespaceSelection } from "./namespaces";
 import { InsertError } from "./raw-insert";
 import type { NamespaceReport } from "./report";
-import { dropStaged } from "./staging";
+import { collectionExists, dropStaged, putBackAside } from "./staging";
 
 /** The restore engine's bookkeeping for one namespace of the archive. */
 export interface NamespaceState {
@@ -20,6 +20,8 @@ export interface NamespaceState {
   stagedCreated: boolean;
   /** The rename over the target was sent: if it did not answer, whether it happened must be looked up. */
   renameSent: boolean;
+  /** Where the fallback swap moved the original for a moment (servers without dropTarget). */
+  aside?: Namespace;
   report: NamespaceReport;
   ready: Promise<void>;
   pending: DocumentRun[];
@@ -81,24 +83,31 @@ export function untouched(source: Namespace, selection: NamespaceSelection, erro
 }
 
 /**
- * After a failure: a rename that got no answer is looked up (gone temporary copy: it happened), then this
- * run's temporary collections are dropped. Returns those it could not drop (the next run drops them).
+ * After a failure: a rename that got no answer is looked up (gone temporary copy: it happened; an original
+ * moved aside by the fallback swap is put back), then this run's temporary collections are dropped. Returns
+ * what it could not drop (the next run drops temporary copies; a moved-aside original is only named).
  */
 export async function settleStaged(client: MongoClient, states: NamespaceState[]): Promise<string[]> {
   const open = states.filter(
     (state) => state.staged && state.stagedCreated && state.report.status !== "completed",
   );
+  const kept: string[] = [];
   for (const state of open.filter((s) => s.renameSent)) {
     try {
-      const found = await client
-        .db(state.written.db)
-        .listCollections({ name: state.written.collection }, { nameOnly: true })
-        .toArray();
-      if (found.length === 0) state.report.status = "completed";
+      if (!(await collectionExists(client, state.written))) {
+        state.report.status = "completed";
+        if (state.aside && (await collectionExists(client, state.aside)))
+          kept.push(formatNamespace(state.aside));
+      } else if (state.aside && !(await putBackAside(client, state.aside, state.target))) {
+        state.report.status = "unknown";
+      }
     } catch {
       state.report.status = "unknown";
     }
+    if (state.report.status === "unknown" && state.aside) {
+      state.report.error = `the original may be kept as ${formatNamespace(state.aside)}: look before running again`;
+    }
   }
   const toDrop = open.filter((state) => state.report.status === "untouched").map((state) => state.written);
-  return dropStaged(client, toDrop);
+  return [...(await dropStaged(client, toDrop)), ...kept];
 }

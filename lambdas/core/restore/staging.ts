@@ -94,6 +94,8 @@ export async function replaceWithStaged(
   staged: Namespace,
   target: Namespace,
   names: StagingNames,
+  /** Told where the original goes before it is moved aside, so that a cut at that moment can be undone. */
+  onAside?: (aside: Namespace) => void,
 ): Promise<void> {
   const where = formatNamespace(target);
   try {
@@ -117,6 +119,7 @@ export async function replaceWithStaged(
     }
   }
   const aside = names.aside(target);
+  onAside?.(aside);
   await rename(client, target, aside, false);
   try {
     await rename(client, staged, target, false);
@@ -131,6 +134,26 @@ export async function replaceWithStaged(
     );
   }
   await client.db(aside.db).command({ drop: aside.collection });
+}
+
+export async function collectionExists(client: MongoClient, ns: Namespace): Promise<boolean> {
+  const found = await client.db(ns.db).listCollections({ name: ns.collection }, { nameOnly: true }).toArray();
+  return found.length > 0;
+}
+
+/**
+ * After a cut during the fallback swap: an original that was moved aside while the restored copy never took
+ * its place is renamed back. Returns true when the target is as it was.
+ */
+export async function putBackAside(
+  client: MongoClient,
+  aside: Namespace,
+  target: Namespace,
+): Promise<boolean> {
+  if (!(await collectionExists(client, aside))) return true;
+  if (await collectionExists(client, target)) return false;
+  await rename(client, aside, target, false);
+  return true;
 }
 
 /** Best effort: drops this run's temporary collections after a failure; returns those it could not drop. */
