@@ -27,9 +27,15 @@ export function registerRestoreCommand(program: Command): void {
       [],
     )
     .option("--nsTo <pattern>", "rename: target pattern", collect, [])
-    .option("--drop", "drop each collection being restored (and only those) before restoring it")
+    .option(
+      "--drop",
+      "replace each collection being restored (and only those), once its restored copy is complete",
+    )
     .option("--dry-run", "read and check the whole archive, list what would be written, write nothing")
-    .option("--verify", "afterwards, read every restored collection back and compare it with the manifest")
+    .option(
+      "--verify",
+      "read each restored copy back and compare it with the manifest before it replaces its target",
+    )
     .option("--json", "print the report as JSON")
     .option("--parallelism <n>", "insert commands in flight at once", "4")
     .action((archiveUrl: string, options: RestoreCommandOptions) =>

@@ -66,6 +66,18 @@ describe("atlas-ops restore", () => {
     expect(badParallelism.code).toBe(2);
   });
 
+  it("never prints the password of a mistyped or unreachable --uri", async () => {
+    for (const uri of [
+      "mongdb://ada:Typo-Secret-1@127.0.0.1/opendev",
+      "mongodb://ada:Pw-Secret-2@127.0.0.1:1/?serverSelectionTimeoutMS=500&proxyHost=127.0.0.1&proxyPort=1&proxyPassword=Proxy-Secret-3",
+    ]) {
+      const { code, stdout, stderr } = await atlasOps("restore", archive, "--uri", uri);
+      expect(code, uri).not.toBe(0);
+      expect(stderr, uri).toMatch(/not a MongoDB connection string|cannot connect/);
+      expect(stdout + stderr, uri).not.toMatch(/Secret/);
+    }
+  });
+
   it("exits 1 naming the archive it cannot open", async () => {
     const missing = join(dir, "daily", "missing.tar.gz");
     const { code, stderr } = await atlasOps("restore", missing, "--dry-run");
@@ -161,6 +173,34 @@ describe("the maintenance guide's own backup (issue 13 item 1)", () => {
       const target = client.db(ns.db.replace(prefix, `${prefix}_guide`)).collection(ns.collection);
       expect(await target.countDocuments(), `${ns.db}.${ns.collection}`).toBe(ns.documents);
     }
+  });
+});
+
+describe("atlas-ops restore --verify", () => {
+  it("refuses an archive without a manifest before writing anything", async () => {
+    // The maintenance guide's own backup: mongodump --out, then tar -czf (no manifest anywhere).
+    const out = join(dir, "stock-dump");
+    await run(testEnv().mongodump, [
+      `--uri=${testEnv().mongodbUri}`,
+      `--db=${seed.databases[0]!}`,
+      `--out=${out}`,
+    ]);
+    const stock = join(dir, "stock.tar.gz");
+    await run("tar", ["-czf", stock, "-C", out, "."]);
+    const { code, stdout } = await atlasOps(
+      "restore",
+      stock,
+      "--uri",
+      testEnv().mongodbUri,
+      ...copyTo("verify"),
+      "--verify",
+    );
+    expect(code).toBe(1);
+    expect(stdout).toContain("this archive has none (a stock mongodump archive): nothing was written");
+    const { databases } = await client.db("admin").command({ listDatabases: 1, nameOnly: true });
+    expect((databases as { name: string }[]).some(({ name }) => name.startsWith(`${prefix}_verify`))).toBe(
+      false,
+    );
   });
 });
 

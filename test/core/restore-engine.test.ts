@@ -5,6 +5,7 @@ import { DocumentRun } from "../../lambdas/core/archive/document-run";
 import type { ArchiveEvent } from "../../lambdas/core/archive/events";
 import { restoreEvents } from "../../lambdas/core/restore/engine";
 import { NamespaceSelection } from "../../lambdas/core/restore/namespaces";
+import { STAGING_PREFIX } from "../../lambdas/core/restore/staging";
 import { bsonTypeDocuments, isFerretDb, seedDatabases } from "../support/seed";
 import { testEnv, uniqueName } from "../support/env";
 
@@ -46,6 +47,11 @@ async function* databaseEvents(db: string, batch = 7): AsyncGenerator<ArchiveEve
       yield { type: "documents", db, collection, documents: DocumentRun.of(documents) };
     yield { type: "collection-end", db, collection, documentCount: count };
   }
+}
+
+async function collectionNames(db: string): Promise<string[]> {
+  const infos = await client.db(db).listCollections({}, { nameOnly: true }).toArray();
+  return infos.map((info) => String(info.name));
 }
 
 async function* eventsOf(...lists: AsyncIterable<ArchiveEvent>[]): AsyncGenerator<ArchiveEvent> {
@@ -242,7 +248,7 @@ describe("safety", () => {
     ]);
   });
 
-  it("reports completed, partial and untouched namespaces exactly when the archive breaks", async () => {
+  it("reports completed and untouched namespaces exactly when the archive breaks, and leaves no temporary copy", async () => {
     async function* broken(): AsyncGenerator<ArchiveEvent> {
       yield* one("first", 5);
       yield {
@@ -268,13 +274,15 @@ describe("safety", () => {
     const status = Object.fromEntries(report.namespaces.map((ns) => [ns.target, ns.status]));
     expect(status).toEqual({
       [`${db()}.first`]: "completed",
-      [`${db()}.second`]: "partial",
+      [`${db()}.second`]: "untouched",
       [`${db()}.third`]: "untouched",
     });
     expect(await client.db(db()).collection("first").countDocuments()).toBe(5);
+    expect(await collectionNames(db())).not.toContain("second");
+    expect((await collectionNames(db())).filter((name) => name.startsWith(STAGING_PREFIX))).toEqual([]);
   });
 
-  it("names the index and the namespace when the server refuses an index, and builds the others", async () => {
+  it("names the index and the namespace when the server refuses an index, and leaves the target as it was", async () => {
     async function* withBadIndex(): AsyncGenerator<ArchiveEvent> {
       const indexes = [
         { v: 2, key: { _id: 1 }, name: "_id_" },
@@ -300,11 +308,8 @@ describe("safety", () => {
     expect(report.failure?.where).toBe(`${db()}.indexed`);
     expect(report.failure?.message).toContain('index "bogus" ({"a":"no-such-index-type"})');
     expect(report.failure?.message).not.toContain("email_1");
-    const names = (await client.db(db()).collection("indexed").listIndexes().toArray()).map(
-      (index) => index.name,
-    );
-    expect(names.sort()).toEqual(["_id_", "email_1"]);
-    expect(report.namespaces[0]?.status).toBe("partial");
+    expect(await collectionNames(db())).not.toContain("indexed");
+    expect(report.namespaces[0]?.status).toBe("untouched");
   });
 
   it("stops on a document the server refuses and names the namespace", async () => {
@@ -324,7 +329,8 @@ describe("safety", () => {
     expect(report.failure?.where).toBe(`${db()}.dups`);
     expect(report.failure?.message).toMatch(/1 of 2 documents refused/);
     expect(report.failure?.authenticationFailed).toBeUndefined();
-    expect(report.namespaces[0]?.status).toBe("partial");
+    expect(report.namespaces[0]?.status).toBe("untouched");
+    expect(await collectionNames(db())).not.toContain("dups");
   });
 
   it("says when the failure is the server refusing the credentials (a rotated password)", async () => {

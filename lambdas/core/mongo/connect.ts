@@ -1,5 +1,5 @@
 import { MongoClient, type MongoClientOptions } from "mongodb";
-import { parseMongoUri, redactSecrets } from "./uri";
+import { parseMongoUri, redactSecrets, secretsOfUri } from "./uri";
 
 export interface ConnectOptions {
   /** Shown in the server's logs and currentOp, e.g. "atlas-ops/backup". */
@@ -25,12 +25,14 @@ export async function connectMongo(uri: string, options: ConnectOptions = {}): P
   if (options.maxPoolSize !== undefined || !inUri.has("maxpoolsize")) {
     clientOptions.maxPoolSize = options.maxPoolSize ?? 8;
   }
-  const client = new MongoClient(uri, clientOptions);
+  let client: MongoClient | undefined;
   try {
+    // The constructor parses the URI and may refuse its options: that error is redacted like the others.
+    client = new MongoClient(uri, clientOptions);
     await client.connect();
     return client;
   } catch (error) {
-    await client.close().catch(() => undefined);
+    await client?.close().catch(() => undefined);
     throw new MongoConnectError(uri, error);
   }
 }
@@ -43,8 +45,12 @@ export class MongoConnectError extends Error {
   constructor(uri: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     const isAuth = isAuthenticationError(cause);
+    // The driver's message may quote the URI's options or parts of it: the URI's own secrets are redacted in
+    // it wherever they appear.
+    const secrets = secretsOfUri(uri);
     super(
-      `${isAuth ? "authentication failed" : "cannot connect"} to ${redactSecrets(uri)}: ${redactSecrets(detail)}`,
+      `${isAuth ? "authentication failed" : "cannot connect"} to ${redactSecrets(uri, secrets)}: ` +
+        redactSecrets(detail, secrets),
     );
     this.isAuthenticationFailure = isAuth;
   }

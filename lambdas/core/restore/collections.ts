@@ -49,7 +49,12 @@ export async function dropNamespace(client: MongoClient, target: Namespace): Pro
  * Creates the collection (or view) with the options it had. An existing collection is kept as it is, the
  * way mongorestore does: the caller has already made sure it holds no data.
  */
-export async function createCollection(client: MongoClient, target: Namespace, metadata: CollectionMetadata) {
+export async function createCollection(
+  client: MongoClient,
+  target: Namespace,
+  metadata: CollectionMetadata,
+  shownAs = formatNamespace(target),
+) {
   const db: Db = client.db(target.db);
   const options: Document = { ...metadata.options };
   try {
@@ -57,7 +62,7 @@ export async function createCollection(client: MongoClient, target: Namespace, m
   } catch (error) {
     if (errorCode(error) === NAMESPACE_EXISTS || /already exists/i.test(message(error))) return;
     const shown = Object.keys(options).join(", ") || "no options";
-    throw new CollectionSetupError(formatNamespace(target), `create (${shown}) failed: ${message(error)}`);
+    throw new CollectionSetupError(shownAs, `create (${shown}) failed: ${message(error)}`);
   }
 }
 
@@ -75,12 +80,14 @@ export function indexesToBuild(metadata: CollectionMetadata): Document[] {
 
 /**
  * Builds the indexes after the data is in (one pass over the collection on MongoDB). When the server refuses
- * the set, each index is built on its own to name the ones it refuses.
+ * the set, each index is built on its own to name the ones it refuses. Errors name `shownAs` (the target a
+ * temporary collection stands for).
  */
 export async function buildIndexes(
   client: MongoClient,
   target: Namespace,
   indexes: Document[],
+  shownAs = formatNamespace(target),
 ): Promise<void> {
   if (indexes.length === 0) return;
   const db = client.db(target.db);
@@ -99,6 +106,6 @@ export async function buildIndexes(
     }
   }
   if (refused.length > 0) {
-    throw new CollectionSetupError(formatNamespace(target), `server refused ${refused.join("; ")}`);
+    throw new CollectionSetupError(shownAs, `server refused ${refused.join("; ")}`);
   }
 }

@@ -1,7 +1,5 @@
 import type { MongoClient } from "mongodb";
-import type { DocumentRun } from "../archive/document-run";
 import { ArchiveError, type ArchiveEvent, type CollectionMetadata } from "../archive/events";
-import { unescapeCollectionName } from "../archive/names";
 import {
   buildIndexes,
   createCollection,
@@ -10,20 +8,26 @@ import {
   indexesToBuild,
   CollectionSetupError,
 } from "./collections";
+import { Deferred, Slots } from "./flow-control";
 import { isAuthenticationError } from "../mongo/connect";
-import { formatNamespace, NamespaceSelection, SYSTEM_DATABASES, type Namespace } from "./namespaces";
+import { redactSecrets } from "../mongo/uri";
+import { formatNamespace, NamespaceSelection, type Namespace } from "./namespaces";
+import { concerns, isStaged, settleStaged, untouched, whereOf, type NamespaceState } from "./namespace-state";
+import { decideNamespace, findConflicts, PlanCheck, RestorePlanError, TargetNotEmptyError } from "./plan";
 import { insertRawDocuments, InsertError } from "./raw-insert";
 import type { NamespaceReport, RestoreFailure, RestoreReport } from "./report";
+import { dropStaleStaging, replaceWithStaged, StagingNames } from "./staging";
 
 export interface RestoreOptions {
   selection?: NamespaceSelection;
-  /** Drop each namespace being restored (and only those) before writing it. */
+  /** Replace each namespace being restored (and only those), even when it holds data. */
   drop?: boolean;
   /** Read and check the whole archive, report what would be written, write nothing. */
   dryRun?: boolean;
   /**
-   * Source namespaces known before reading (from a manifest or a planning pass): their targets are checked
-   * for data before anything is written, so a refusal leaves every namespace untouched.
+   * Source namespaces known before reading (from a manifest or a planning pass): they are checked (targets
+   * holding data, refused or colliding targets) before anything is written, so a refusal leaves every
+   * namespace untouched.
    */
   expectedNamespaces?: readonly Namespace[];
   /** Insert commands in flight at once, across collections (default 4). */
@@ -31,6 +35,17 @@ export interface RestoreOptions {
   /** Upper bound of one insert command's documents, in bytes (default 8 MiB) and count (default 10,000). */
   batchBytes?: number;
   batchDocuments?: number;
+  /**
+   * A last check of a complete temporary collection before it replaces its target (e.g. against the
+   * manifest); a returned text fails the namespace and leaves its target as it was.
+   */
+  checkStaged?: (
+    source: Namespace,
+    staged: Namespace,
+    report: NamespaceReport,
+  ) => Promise<string | undefined>;
+  /** Temporary collections of runs started longer ago than this are dropped (default 24 hours). */
+  staleStagingMs?: number;
   onProgress?: (progress: RestoreProgress) => void;
 }
 
@@ -40,110 +55,12 @@ export interface RestoreProgress {
   completedNamespaces: number;
 }
 
-/** Target namespaces that already hold data: the restore refuses to mix the backup with them. */
-export class TargetNotEmptyError extends Error {
-  override name = "TargetNotEmptyError";
-  constructor(readonly namespaces: string[]) {
-    super(
-      `target namespaces already hold data: ${namespaces.join(", ")} ` +
-        "(restore into empty namespaces, or pass --drop to replace exactly the namespaces being restored)",
-    );
-  }
-}
-
-interface NamespaceState {
-  source: Namespace;
-  target: Namespace;
-  report: NamespaceReport;
-  ready: Promise<void>;
-  pending: DocumentRun[];
-  pendingBytes: number;
-  pendingDocuments: number;
-  inFlight: Set<Promise<void>>;
-  received: number;
-  indexes: ReturnType<typeof indexesToBuild>;
-  hasValidator: boolean;
-  /** Settles once the reader has moved past the namespace's end without error (its checks passed). */
-  verified?: Deferred;
-}
-
-/** A promise settled from outside: the reader's next step decides whether a finished namespace is good. */
-class Deferred {
-  readonly promise: Promise<void>;
-  resolve!: () => void;
-  reject!: (error: unknown) => void;
-  constructor() {
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.promise.catch(() => undefined);
-  }
-}
-
-/** Counting semaphore: the archive reader waits here, which is what bounds memory. */
-class Slots {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-  constructor(size: number) {
-    this.free = size;
-  }
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free -= 1;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free += 1;
-  }
-}
-
-function skipReason(source: Namespace): string | undefined {
-  if (SYSTEM_DATABASES.has(source.db)) return `database ${source.db} belongs to the server`;
-  if (source.collection.startsWith("system.")) return "system collection (the server maintains it)";
-  return undefined;
-}
-
-/** True when an archive error is about this namespace (names it, or names one of its files). */
-function concerns(error: unknown, source: Namespace): boolean {
-  if (!(error instanceof ArchiveError)) return true;
-  if (error.namespace !== undefined) return error.namespace === formatNamespace(source);
-  if (error.file === undefined) return false;
-  const parts = error.file.split("/");
-  const match = /^(.+)\.(bson|metadata\.json)(\.gz)?$/.exec(parts[parts.length - 1] ?? "");
-  if (!match) return false;
-  return parts[parts.length - 2] === source.db && unescapeCollectionName(match[1]!) === source.collection;
-}
-
-function whereOf(error: unknown): string | undefined {
-  if (error instanceof ArchiveError) return error.namespace ?? error.file;
-  if (error instanceof InsertError || error instanceof CollectionSetupError) return error.namespace;
-  return undefined;
-}
-
-/** The namespaces of `sources` whose target would be written, checked for existing data. */
-export async function findConflicts(
-  client: MongoClient,
-  sources: readonly Namespace[],
-  selection: NamespaceSelection,
-): Promise<string[]> {
-  const conflicts: string[] = [];
-  for (const source of sources) {
-    const target = skipReason(source) ? undefined : selection.target(source);
-    if (target && (await holdsData(client, target))) conflicts.push(formatNamespace(target));
-  }
-  return conflicts;
-}
-
 /**
- * Restores a stream of archive events into the server: collections created with their options before their
- * documents, documents inserted as their exact bytes in batches (several collections at once), indexes built
- * once a collection's documents are all in. Never throws for a problem with the archive or the target: the
- * report says what failed, where, and the state every namespace was left in.
+ * Restores a stream of archive events into the server: each collection is created with its options in a
+ * temporary collection of the target's database, its documents inserted as their exact bytes in batches
+ * (several collections at once), its indexes built and its count checked, and only then is it renamed over
+ * the target. Never throws for a problem with the archive or the target: the report says what failed, where,
+ * and the state every namespace was left in.
  */
 export async function restoreEvents(
   events: AsyncIterable<ArchiveEvent>,
@@ -159,34 +76,57 @@ export async function restoreEvents(
   const maxPendingBytes = 2 * batchBytes;
   let pendingBytes = 0;
   const slots = new Slots(options.parallelism ?? 4);
+  const names = new StagingNames(started);
   const states = new Map<string, NamespaceState>();
+  const refused: NamespaceReport[] = [];
   const skipped: RestoreReport["skipped"] = [];
   const finishing: Promise<void>[] = [];
   const progress: RestoreProgress = { documents: 0, bytes: 0, completedNamespaces: 0 };
-  let conflicts: string[] = [];
+  const conflicts = new Set<string>();
+  const plan = new PlanCheck(selection);
+  const ignored = new Set<string>();
+  const cleaned = new Map<string, Promise<string[]>>();
   let failure: RestoreFailure | undefined;
   if (!dryRun && !client) throw new Error("a restore that writes needs a connected client");
 
   const fail = (error: unknown) => {
     if (failure) return;
-    if (error instanceof TargetNotEmptyError) conflicts = error.namespaces;
-    failure = { message: error instanceof Error ? error.message : String(error), where: whereOf(error) };
+    if (error instanceof TargetNotEmptyError) for (const ns of error.namespaces) conflicts.add(ns);
+    const message = redactSecrets(error instanceof Error ? error.message : String(error));
+    failure = { message, where: whereOf(error) };
     if (isAuthenticationError(error)) failure.authenticationFailed = true;
+  };
+
+  // A crashed run's temporary collections are dropped once per target database, before the first write.
+  const cleanStale = (db: string) => {
+    let done = cleaned.get(db);
+    if (!done) {
+      done = dropStaleStaging(client!, db, options.staleStagingMs);
+      cleaned.set(db, done);
+    }
+    return done;
   };
 
   const prepare = async (state: NamespaceState, metadata: CollectionMetadata): Promise<void> => {
     if (!client) return;
     if (dryRun) {
-      if (!options.drop && (await holdsData(client, state.target))) {
-        conflicts.push(formatNamespace(state.target));
+      if (!options.drop && !options.expectedNamespaces && (await holdsData(client, state.target))) {
+        conflicts.add(formatNamespace(state.target));
       }
+      return;
+    }
+    if (!options.drop && !options.expectedNamespaces && (await holdsData(client, state.target))) {
+      throw new TargetNotEmptyError([formatNamespace(state.target)]);
+    }
+    if (state.staged) {
+      await cleanStale(state.target.db);
+      state.stagedCreated = true;
+      await createCollection(client, state.written, metadata, state.report.target);
       return;
     }
     if (options.drop) {
       state.report.status = "partial";
       await dropNamespace(client, state.target);
-    } else if (!options.expectedNamespaces && (await holdsData(client, state.target))) {
-      throw new TargetNotEmptyError([formatNamespace(state.target)]);
     }
     state.report.status = "partial";
     await createCollection(client, state.target, metadata);
@@ -210,12 +150,19 @@ export async function restoreEvents(
     const write = (async () => {
       try {
         await state.ready;
-        await insertRawDocuments(client.db(state.target.db), state.target.collection, batch, {
-          bypassDocumentValidation: state.hasValidator,
+        const written = await insertRawDocuments(
+          client.db(state.written.db),
+          state.written.collection,
+          batch,
+          { bypassDocumentValidation: state.hasValidator, shownAs: state.report.target },
+        ).catch((error: unknown) => {
+          // Documents the server accepted before refusing others are counted, not lost from the report.
+          if (error instanceof InsertError) state.report.documents += error.written;
+          throw error;
         });
-        state.report.documents += documents;
+        state.report.documents += written;
         state.report.bytes += bytes;
-        progress.documents += documents;
+        progress.documents += written;
         progress.bytes += bytes;
         options.onProgress?.({ ...progress });
       } finally {
@@ -227,6 +174,24 @@ export async function restoreEvents(
       () => state.inFlight.delete(write),
       (error: unknown) => fail(error),
     );
+  };
+
+  /** The complete temporary collection checked (count, then the caller's check), then renamed over the target. */
+  const replaceTarget = async (state: NamespaceState): Promise<void> => {
+    const where = formatNamespace(state.target);
+    const counted = await client!.db(state.written.db).command({ count: state.written.collection });
+    if (Number(counted.n) !== state.received) {
+      throw new CollectionSetupError(
+        where,
+        `the restored copy holds ${String(counted.n)} documents, the archive ${state.received}`,
+      );
+    }
+    const problem = await options.checkStaged?.(state.source, state.written, state.report);
+    if (problem) throw new CollectionSetupError(where, problem);
+    // Without --drop the target was empty when checked; it must still be, or it is not ours to replace.
+    if (!options.drop && (await holdsData(client!, state.target))) throw new TargetNotEmptyError([where]);
+    state.renameSent = true;
+    await replaceWithStaged(client!, state.written, state.target, names, (aside) => (state.aside = aside));
   };
 
   // The reader checks a file (size, SHA-256 against the manifest) when it resumes after the file's last
@@ -256,7 +221,10 @@ export async function restoreEvents(
           { namespace: formatNamespace(state.source) },
         );
       }
-      if (!dryRun && client) await buildIndexes(client, state.target, state.indexes);
+      if (!dryRun && client) {
+        await buildIndexes(client, state.written, state.indexes, state.report.target);
+        if (state.staged) await replaceTarget(state);
+      }
       if (!dryRun) state.report.status = "completed";
       progress.completedNamespaces += 1;
       options.onProgress?.({ ...progress });
@@ -265,13 +233,18 @@ export async function restoreEvents(
     finishing.push(completion);
   };
 
-  if (options.expectedNamespaces && client) {
-    try {
-      conflicts = options.drop ? [] : await findConflicts(client, options.expectedNamespaces, selection);
-    } catch (error) {
-      fail(error);
+  if (options.expectedNamespaces) {
+    const upFront = PlanCheck.of(options.expectedNamespaces, selection);
+    if (upFront.problems.length > 0 && !dryRun) fail(new RestorePlanError(upFront.problems));
+    if (client && !options.drop && !failure) {
+      try {
+        for (const ns of await findConflicts(client, options.expectedNamespaces, selection))
+          conflicts.add(ns);
+      } catch (error) {
+        fail(error);
+      }
+      if (conflicts.size > 0 && !dryRun) fail(new TargetNotEmptyError([...conflicts]));
     }
-    if (conflicts.length > 0 && !dryRun) fail(new TargetNotEmptyError(conflicts));
   }
 
   try {
@@ -283,16 +256,28 @@ export async function restoreEvents(
         const key = `${event.db}\u0000${event.collection}`;
         const source = { db: event.db, collection: event.collection };
         if (event.type === "collection-metadata") {
-          const reason = skipReason(source);
-          const target = reason ? undefined : selection.target(source);
-          if (!target) {
-            skipped.push({ namespace: formatNamespace(source), reason: reason ?? "not selected" });
+          const { decision, problem } = plan.add(source);
+          if (problem) {
+            ignored.add(key);
+            if (decision.kind === "refuse") refused.push(untouched(source, selection, problem));
+            // A dry run goes on, to name every problem the real restore would meet.
+            if (!dryRun) throw new RestorePlanError([problem]);
             continue;
           }
+          if (decision.kind !== "restore") {
+            skipped.push({ namespace: formatNamespace(source), reason: decision.reason });
+            continue;
+          }
+          const { target } = decision;
           const indexes = indexesToBuild(event.metadata);
+          const staged = isStaged(event.metadata, target);
           const state: NamespaceState = {
             source,
             target,
+            written: staged ? names.temporary(target) : target,
+            staged,
+            stagedCreated: false,
+            renameSent: false,
             report: {
               source: formatNamespace(source),
               target: formatNamespace(target),
@@ -316,6 +301,8 @@ export async function restoreEvents(
           states.set(key, state);
           continue;
         }
+        // In a dry run, the events of a namespace already refused (or met twice) are not counted again.
+        if (ignored.has(key)) continue;
         const state = states.get(key);
         if (!state) {
           if (skipped.some((skip) => skip.namespace === formatNamespace(source))) continue;
@@ -365,38 +352,46 @@ export async function restoreEvents(
       fail(new ArchiveError(`the archive ended before the end of ${unfinished[0]!.report.source}`));
     }
   }
-  if (dryRun && conflicts.length > 0 && !failure) fail(new TargetNotEmptyError(conflicts));
-  if (failure && dryRun === false) {
+  if (dryRun && !failure) {
+    const upFront = options.expectedNamespaces
+      ? PlanCheck.of(options.expectedNamespaces, selection)
+      : undefined;
+    const problems = [...new Set([...(upFront?.problems ?? []), ...plan.problems])];
+    if (problems.length > 0) fail(new RestorePlanError(problems));
+    else if (conflicts.size > 0) fail(new TargetNotEmptyError([...conflicts]));
+  }
+  const leftovers = failure && !dryRun && client ? await settleStaged(client, [...states.values()]) : [];
+  if (failure && !dryRun) {
     for (const state of states.values()) {
       if (state.report.status === "completed") continue;
-      if (state.report.status === "partial") state.report.error = failure.message;
+      const here = failure.where === state.report.target || failure.where === state.report.source;
+      if (state.report.status !== "untouched" || here) {
+        // A note from settling (where a moved-aside original is) comes after the cause.
+        state.report.error = state.report.error
+          ? `${failure.message}; ${state.report.error}`
+          : failure.message;
+      }
     }
   }
 
   const namespaces = [...states.values()].map((state) => state.report);
+  namespaces.push(...refused);
   for (const source of options.expectedNamespaces ?? []) {
     const name = formatNamespace(source);
     if (skipped.some((skip) => skip.namespace === name)) continue;
     if (namespaces.some((ns) => ns.source === name)) continue;
-    const target = skipReason(source) ? undefined : selection.target(source);
-    if (!target) continue;
-    // Never reached: the archive failed before it (or lacks it, which the reader reports).
-    namespaces.push({
-      source: name,
-      target: formatNamespace(target),
-      status: "untouched",
-      documents: 0,
-      bytes: 0,
-      indexes: [],
-      type: "collection",
-    });
+    const decision = decideNamespace(source, selection);
+    if (decision.kind === "skip") continue;
+    // Never reached: the archive failed before it (or lacks it, which the reader reports), or refused.
+    namespaces.push(untouched(source, selection, decision.kind === "refuse" ? decision.reason : undefined));
   }
   return {
     ok: !failure,
     dryRun,
     namespaces,
     skipped,
-    conflicts,
+    conflicts: [...conflicts],
+    ...(leftovers.length > 0 ? { leftovers } : {}),
     totals: {
       namespaces: namespaces.length,
       documents: namespaces.reduce((sum, ns) => sum + ns.documents, 0),

@@ -217,6 +217,3 @@ export class NamespaceSelection {
     }
   }
 }
-
-/** Databases a restore must never write: they belong to the server. */
-export const SYSTEM_DATABASES: ReadonlySet<string> = new Set(["admin", "local", "config"]);

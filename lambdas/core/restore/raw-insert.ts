@@ -17,20 +17,25 @@ if (typeof DocumentSequence !== "function") {
   );
 }
 
-/** A write the server refused; names the namespace and the first offending document's position. */
+/**
+ * A write the server refused; names the namespace and the first offending document's position. `written` is
+ * how many documents of the command the server accepted all the same (its `n`).
+ */
 export class InsertError extends Error {
   override name = "InsertError";
   constructor(
     readonly namespace: string,
     message: string,
     readonly code?: number,
+    readonly written = 0,
   ) {
     super(`${namespace}: ${message}`);
   }
 }
 
 /**
- * Sends one insert command with the raw documents and checks that every one was written. `ordered: false`
+ * Sends one insert command with the raw documents, checks that every one was written and returns how many
+ * were. `ordered: false`
  * lets the server write the rest of a batch after one failure, and the caller still learns of the failure.
  * Documents that were valid when backed up must come back even if a validator changed since: with
  * `bypassDocumentValidation` the validator is not applied to them.
@@ -39,15 +44,15 @@ export async function insertRawDocuments(
   db: Db,
   collection: string,
   runs: readonly DocumentRun[],
-  options: { bypassDocumentValidation?: boolean } = {},
-): Promise<void> {
+  options: { bypassDocumentValidation?: boolean; shownAs?: string } = {},
+): Promise<number> {
   const count = runs.reduce((sum, run) => sum + run.count, 0);
-  if (count === 0) return;
+  if (count === 0) return 0;
   // A section's payload is documents end to end, so a whole run goes in as one piece. (The object passed
   // beside it is only echoed to command monitoring, which a restore does not turn on.)
   const sequence = new DocumentSequence("documents");
   for (const run of runs) sequence.push({}, run.bytes);
-  const namespace = `${db.databaseName}.${collection}`;
+  const namespace = options.shownAs ?? `${db.databaseName}.${collection}`;
   let reply: Document;
   try {
     // Only asked for when the collection has a validator: the privilege is not part of readWrite.
@@ -61,23 +66,34 @@ export async function insertRawDocuments(
       typeof code === "number" ? code : undefined,
     );
   }
+  // The server's own count of what it wrote: with ordered: false, the documents around a refused one are in.
+  const written = typeof reply.n === "number" ? reply.n : Number(reply.n ?? 0);
   const writeErrors = Array.isArray(reply.writeErrors) ? (reply.writeErrors as Document[]) : [];
   if (writeErrors.length > 0) {
     const first = writeErrors[0]!;
     throw new InsertError(
       namespace,
-      `${writeErrors.length} of ${count} documents refused; first (batch position ${String(first.index)}): ` +
-        `${String(first.errmsg)}`,
+      `${writeErrors.length} of ${count} documents refused (${written} written); first (batch position ` +
+        `${String(first.index)}): ${String(first.errmsg)}`,
       typeof first.code === "number" ? first.code : undefined,
+      written,
     );
   }
   if (reply.writeConcernError) {
     throw new InsertError(
       namespace,
       `write concern error: ${String((reply.writeConcernError as Document).errmsg)}`,
+      undefined,
+      written,
     );
   }
-  if (reply.n !== count) {
-    throw new InsertError(namespace, `server acknowledged ${String(reply.n)} of ${count} documents`);
+  if (written !== count) {
+    throw new InsertError(
+      namespace,
+      `server acknowledged ${written} of ${count} documents`,
+      undefined,
+      written,
+    );
   }
+  return written;
 }

@@ -1,11 +1,14 @@
 import type { ArchiveFormat } from "../archive/events";
+import { TargetNotEmptyError } from "./plan";
 
 /**
  * What a restore did, namespace by namespace, so that after a failure the operator knows exactly what is
- * in the target: `completed` (every document and index), `partial` (something was written: drop, create
- * or some documents) or `untouched` (nothing written).
+ * in the target: `completed` (replaced by the backup's collection: every document and index), `untouched`
+ * (exactly as it was: the restore wrote only into a temporary collection, dropped since), `partial` (views
+ * and time-series collections, written in place: something was written) or `unknown` (the server stopped
+ * answering while the restored copy was being renamed into place: look at the target).
  */
-export type NamespaceStatus = "completed" | "partial" | "untouched";
+export type NamespaceStatus = "completed" | "partial" | "untouched" | "unknown";
 
 export interface NamespaceReport {
   /** Namespace in the archive. */
@@ -13,7 +16,10 @@ export interface NamespaceReport {
   /** Namespace written (after --nsFrom/--nsTo). */
   target: string;
   status: NamespaceStatus;
-  /** Documents written (in a dry run: that would be written). */
+  /**
+   * Documents the server accepted (in a dry run: that would be written). For an `untouched` namespace they
+   * went to its temporary collection, which the failed restore dropped.
+   */
   documents: number;
   bytes: number;
   /** Names of the indexes built (in a dry run: to build), `_id_` excepted. */
@@ -40,6 +46,12 @@ export interface RestoreReport {
   skipped: { namespace: string; reason: string }[];
   /** Target namespaces that already hold data (the restore refuses them without --drop). */
   conflicts: string[];
+  /**
+   * Temporary collections a failed restore could not drop (the server had gone; one whose create never
+   * reached the server is named too): the next restore into the same database drops them once they are a
+   * day old, or drop them by hand.
+   */
+  leftovers?: string[];
   totals: { namespaces: number; documents: number; bytes: number };
   durationMs: number;
   failure?: RestoreFailure;
@@ -57,7 +69,11 @@ export function formatRestoreReport(report: RestoreReport): string {
     const renamed = ns.source === ns.target ? ns.target : `${ns.source} -> ${ns.target}`;
     const state = report.dryRun ? "" : ` [${ns.status}]`;
     const indexes = ns.indexes.length > 0 ? `, indexes: ${ns.indexes.join(", ")}` : "";
-    lines.push(`  ${renamed}${state}: ${ns.documents} documents, ${ns.bytes} bytes${indexes}`);
+    const discarded = !report.dryRun && ns.status === "untouched" && ns.documents > 0;
+    const counted = discarded
+      ? `${ns.documents} documents written to a temporary copy, dropped`
+      : `${ns.documents} documents, ${ns.bytes} bytes`;
+    lines.push(`  ${renamed}${state}: ${counted}${indexes}`);
   }
   for (const skip of report.skipped) lines.push(`  ${skip.namespace} [skipped]: ${skip.reason}`);
   const { totals } = report;
@@ -65,6 +81,10 @@ export function formatRestoreReport(report: RestoreReport): string {
     `${verb} ${totals.documents} documents (${totals.bytes} bytes) in ${totals.namespaces} namespaces` +
       ` in ${(report.durationMs / 1000).toFixed(1)} s`,
   );
+  // The refusal's own message lists the same namespaces again: each is listed once.
+  const refusedForConflicts =
+    report.conflicts.length > 0 &&
+    report.failure?.message === new TargetNotEmptyError(report.conflicts).message;
   if (report.conflicts.length > 0) {
     lines.push(
       `target namespaces already holding data (use --drop to replace them): ${report.conflicts.join(", ")}`,
@@ -72,13 +92,21 @@ export function formatRestoreReport(report: RestoreReport): string {
   }
   if (report.failure) {
     const where = report.failure.where ? ` (at ${report.failure.where})` : "";
-    lines.push(`FAILED${where}: ${report.failure.message}`);
+    const message = refusedForConflicts
+      ? `the target namespaces above already hold data${report.dryRun ? "" : ": nothing was written"}`
+      : report.failure.message;
+    lines.push(`FAILED${where}: ${message}`);
     if (!report.dryRun) {
       const by = (status: NamespaceStatus) =>
         report.namespaces.filter((ns) => ns.status === status).map((ns) => ns.target);
       lines.push(`  completed: ${list(by("completed"))}`);
       lines.push(`  partial:   ${list(by("partial"))}`);
       lines.push(`  untouched: ${list(by("untouched"))}`);
+      const unknown = by("unknown");
+      if (unknown.length > 0) lines.push(`  unknown (the server stopped answering): ${list(unknown)}`);
+      if (report.leftovers?.length) {
+        lines.push(`  temporary collections left behind (drop them): ${list(report.leftovers)}`);
+      }
     }
   }
   return lines.join("\n");

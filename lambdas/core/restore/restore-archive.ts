@@ -5,7 +5,7 @@ import { readArchive } from "../archive/read-archive";
 import type { BackupTarget } from "../targets/target";
 import { restoreEvents, type RestoreOptions } from "./engine";
 import { parseNamespace, type Namespace } from "./namespaces";
-import type { RestoreReport } from "./report";
+import type { NamespaceReport, RestoreReport } from "./report";
 import { checkRestoredCollection, type CollectionCheck } from "./verify-restored";
 
 export interface ArchiveLocation {
@@ -36,7 +36,7 @@ export interface ArchiveRestoreReport extends RestoreReport {
  * backup target, streaming it: nothing is downloaded whole. With a sidecar manifest the reader checks every
  * file's SHA-256 and count as it streams, and the targets are checked for data before anything is written.
  * Without one (stock archives), a first read-only pass lists the namespaces and checks the whole archive,
- * so a refused or broken archive leaves the target untouched; `--drop` skips that pass.
+ * so a refused or broken archive leaves the target untouched and the report names every namespace.
  */
 export async function restoreArchive(
   location: ArchiveLocation,
@@ -45,6 +45,7 @@ export async function restoreArchive(
 ): Promise<ArchiveRestoreReport> {
   const started = Date.now();
   const manifest = await location.target.readSidecar(location.key);
+  if (options.verify && !manifest && !options.dryRun) return verifyRefused(started);
   let format: ArchiveFormat | undefined;
   const streams: Readable[] = [];
   const read = async () => {
@@ -57,7 +58,7 @@ export async function restoreArchive(
       db,
       collection,
     }));
-    if (!expected && client && !options.drop && !options.dryRun) {
+    if (!expected && client && !options.dryRun) {
       const plan = await restoreEvents(await read(), undefined, {
         ...options,
         dryRun: true,
@@ -85,36 +86,53 @@ export async function restoreArchive(
         ...plan.skipped.map((skip) => skip.namespace),
       ].map(parseNamespace);
     }
-    const report = await restoreEvents(await read(), client, { ...options, expectedNamespaces: expected });
-    const result: ArchiveRestoreReport = { ...report, format, manifest };
-    if (options.verify && client && report.ok && !options.dryRun) await verifyRestored(client, result);
+    const checks: CollectionCheck[] = [];
+    const checkStaged =
+      options.verify && manifest && client ? againstManifest(client, manifest, checks) : undefined;
+    const report = await restoreEvents(await read(), client, {
+      ...options,
+      expectedNamespaces: expected,
+      checkStaged,
+    });
+    const result: ArchiveRestoreReport = { ...report, format, manifest, ...(checkStaged ? { checks } : {}) };
     return { ...result, durationMs: Date.now() - started };
   } finally {
     for (const stream of streams) stream.destroy();
   }
 }
 
-async function verifyRestored(client: MongoClient, report: ArchiveRestoreReport): Promise<void> {
-  if (!report.manifest) {
-    report.ok = false;
-    report.failure = {
-      message: "--verify needs the archive's manifest (a stock mongodump archive has none)",
-    };
-    return;
-  }
-  report.checks = [];
-  for (const entry of report.manifest.collections) {
-    const restored = report.namespaces.find((ns) => ns.source === `${entry.db}.${entry.collection}`);
-    if (!restored || restored.type === "view") continue;
-    const target = parseNamespace(restored.target);
-    report.checks.push(await checkRestoredCollection(client, entry, target, restored.indexes));
-  }
-  const problems = report.checks.filter((check) => check.problem);
-  if (problems.length > 0) {
-    report.ok = false;
-    report.failure = {
-      message: `restored data differs from the manifest: ${problems.map((c) => `${c.restored}: ${c.problem}`).join("; ")}`,
-      where: problems[0]!.restored,
-    };
-  }
+/** `--verify` compares with the manifest: without one it cannot, and says so before writing anything. */
+function verifyRefused(started: number): ArchiveRestoreReport {
+  return {
+    ok: false,
+    dryRun: false,
+    namespaces: [],
+    skipped: [],
+    conflicts: [],
+    totals: { namespaces: 0, documents: 0, bytes: 0 },
+    durationMs: Date.now() - started,
+    failure: {
+      message:
+        "--verify compares the restored collections with the archive's manifest, and this archive has none " +
+        "(a stock mongodump archive): nothing was written; restore without --verify",
+    },
+  };
+}
+
+/**
+ * With `--verify`: each complete temporary collection is read back and compared with its manifest entry
+ * (count, documents digest, indexes) before it replaces its target, so a copy that differs never does.
+ */
+function againstManifest(client: MongoClient, manifest: BackupManifest, checks: CollectionCheck[]) {
+  return async (
+    source: Namespace,
+    staged: Namespace,
+    report: NamespaceReport,
+  ): Promise<string | undefined> => {
+    const entry = manifest.collections.find((c) => c.db === source.db && c.collection === source.collection);
+    if (!entry || report.type === "view") return undefined;
+    const check = await checkRestoredCollection(client, entry, staged, report.indexes);
+    checks.push({ ...check, restored: report.target });
+    return check.problem && `differs from the manifest: ${check.problem}`;
+  };
 }
