@@ -42,7 +42,7 @@ describe("a failed backup leaves nothing that looks good", () => {
   const ferretBinary = join(dirname(env.mongodump), "ferretdb");
 
   it.skipIf(!existsSync(ferretBinary))(
-    "when the server dies mid-dump: no archive, no sidecar, no spool",
+    "when the server dies mid-dump: no archive, no sidecar, no partial file",
     async () => {
       const port = await freePort();
       const data = await mkdtemp(join(work, "ferret-"));
@@ -65,14 +65,12 @@ describe("a failed backup leaves nothing that looks good", () => {
         await client.close();
 
         const targetDir = join(work, "target-killed");
-        const spoolDir = await mkdtemp(join(work, "spool-"));
         const started: string[] = [];
         const failure = await runBackup({
           uri,
           target: new FileTarget(targetDir),
           parallelCollections: 1,
-          memoryThreshold: 1024 * 1024, // both collections spool, so the spool cleanup is exercised
-          tempDir: spoolDir,
+          memoryThreshold: 1024 * 1024, // both collections stream into the archive file
           onProgress: (progress) => {
             if (progress.type !== "collection-started") return;
             started.push(progress.namespace);
@@ -86,7 +84,6 @@ describe("a failed backup leaves nothing that looks good", () => {
         expect(started).toEqual(["shop.a_first", "shop.b_second"]);
         expect(failure?.message).toMatch(/^backup to file:\/\/.* failed: /);
         expect(await filesUnder(targetDir)).toEqual([]);
-        expect(await filesUnder(spoolDir)).toEqual([]);
       } finally {
         server.kill("SIGKILL");
       }
