@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { Readable } from "node:stream";
 import { ArchiveDigest } from "../core/targets/archive-digest";
-import type { ArchiveHole } from "../core/targets/target";
+import { BackupConflictError, type ArchiveHole } from "../core/targets/target";
 
 /** S3 allows at most this many parts, each at least 5 MiB except the last. */
 const MAX_PARTS = 10_000;
@@ -149,7 +149,9 @@ export class S3ArchiveUpload {
       this.stored = { versionId: completed.VersionId };
     } catch (error) {
       if ((error as { name?: string }).name === "PreconditionFailed") {
-        throw new Error(`${this.url} already exists: another backup stored it first`, { cause: error });
+        throw new BackupConflictError(`${this.url} already exists: another backup stored it first`, {
+          cause: error,
+        });
       }
       throw this.options.describe(`complete the upload to ${this.url}`, error);
     }

@@ -5,6 +5,7 @@ import { parseManifest } from "../core/archive/manifest";
 import { ARCHIVE_SUFFIX, SIDECAR_SUFFIX } from "../core/archive/names";
 import {
   archiveKey,
+  BackupConflictError,
   newestFirst,
   type ArchiveUpload,
   type BackupTarget,
@@ -133,7 +134,7 @@ export class S3Target implements BackupTarget {
           );
         } catch (error) {
           if ((error as { name?: string }).name === "PreconditionFailed") {
-            throw new Error(
+            throw new BackupConflictError(
               `s3://${this.bucket}/${key}${SIDECAR_SUFFIX} already exists: another backup committed it`,
               {
                 cause: error,

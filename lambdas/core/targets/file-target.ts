@@ -8,7 +8,14 @@ import { parseManifest } from "../archive/manifest";
 import { ARCHIVE_SUFFIX, SIDECAR_SUFFIX } from "../archive/names";
 import { ArchiveDigest } from "./archive-digest";
 import { runSuffix } from "./partial-files";
-import { archiveKey, newestFirst, type ArchiveUpload, type BackupTarget, type StoredBackup } from "./target";
+import {
+  archiveKey,
+  BackupConflictError,
+  newestFirst,
+  type ArchiveUpload,
+  type BackupTarget,
+  type StoredBackup,
+} from "./target";
 
 /**
  * Backups in a local directory: `<dir>/<kind>/<name>.tar.gz` + `.manifest.json`. The archive is written as a
@@ -128,7 +135,7 @@ export class FileTarget implements BackupTarget {
         // link() refuses an existing name: of two runs of the same backup, exactly one stores the archive.
         await link(partial, path).catch((error: NodeJS.ErrnoException) => {
           if (error.code === "EEXIST")
-            throw new Error(`${path} already exists: another backup stored it first`);
+            throw new BackupConflictError(`${path} already exists: another backup stored it first`);
           throw new Error(`cannot store ${path}: ${error.message}`);
         });
         owned.push(path);
@@ -140,7 +147,7 @@ export class FileTarget implements BackupTarget {
         await syncFile(sidecarPartial);
         await link(sidecarPartial, sidecar).catch((error: NodeJS.ErrnoException) => {
           if (error.code === "EEXIST")
-            throw new Error(`${sidecar} already exists: another backup committed it`);
+            throw new BackupConflictError(`${sidecar} already exists: another backup committed it`);
           throw error;
         });
         await rm(sidecarPartial, { force: true });

@@ -49,6 +49,11 @@ export interface BackupTarget {
   startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload>;
 }
 
+/** Another run of the same backup stored or committed this archive first; this run stored nothing. */
+export class BackupConflictError extends Error {
+  override name = "BackupConflictError";
+}
+
 export function archiveKey(kind: BackupKind, name: string): string {
   return `${kind}/${name}.tar.gz`;
 }
