@@ -99,6 +99,11 @@ export class S3Target implements BackupTarget {
     return text === undefined ? undefined : parseManifest(text, `s3://${this.bucket}/${key}`);
   }
 
+  /** Nothing to do: an interrupted run's multipart upload is aborted by the bucket's lifecycle rule. */
+  async clearAbandoned(): Promise<string[]> {
+    return [];
+  }
+
   async startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload> {
     const key = this.prefix + archiveKey(kind, name);
     const encryption = this.options.kmsKeyId

@@ -5,8 +5,9 @@ import { redactSecrets } from "../mongo/uri";
 import type { BackupKind, BackupManifest, ManifestCollection } from "../archive/events";
 import { encodeManifest } from "../archive/manifest";
 import { encodeMetadata } from "../archive/metadata";
-import { archiveName, escapeCollectionName, MANIFEST_ENTRY } from "../archive/names";
+import { archiveName, collectionFileName, MANIFEST_ENTRY } from "../archive/names";
 import type { ParallelGzipOptions } from "../archive/parallel-gzip";
+import { clearAbandonedSpools } from "../targets/partial-files";
 import type { BackupTarget } from "../targets/target";
 import { TarWriter } from "./archive-writer";
 import { CollectionReader, readWhole, type CollectionSummary } from "./collection-dump";
@@ -30,6 +31,8 @@ export interface BackupOptions {
   name?: string;
   now?: () => Date;
   onProgress?: (progress: BackupProgress) => void;
+  /** Stops the backup (Ctrl-C): reads stop, the partial archive is removed, and the run fails with the reason. */
+  signal?: AbortSignal;
 }
 
 export type BackupProgress =
@@ -50,6 +53,8 @@ export interface BackupResult {
   documents: number;
   durationMs: number;
   manifest: BackupManifest;
+  /** Partial files and spool directories of interrupted runs that this run removed first. */
+  removedAbandoned: string[];
 }
 
 /** Raised for any failed backup; by then the partial archive has been removed and no sidecar written. */
@@ -63,6 +68,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const startedMs = Date.now();
   const client = await connectMongo(options.uri, { appName: "atlas-ops/backup" });
   try {
+    const removedAbandoned = [...(await options.target.clearAbandoned()), ...(await clearAbandonedSpools())];
     const databases = await chooseDatabases(client, options.databases);
     const sources: SourceCollection[] = [];
     for (const db of databases) sources.push(...(await listSourceCollections(client, db)));
@@ -85,6 +91,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       documents: manifest.manifest.totals.documents,
       durationMs: Date.now() - startedMs,
       manifest: manifest.manifest,
+      removedAbandoned,
     };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -111,11 +118,18 @@ async function writeArchive(
   const kind = context.kind ?? "daily";
   const app = context.app ?? "opendev";
   const name = context.name ?? archiveName(app, context.started);
+  context.signal?.throwIfAborted();
   const upload = await context.target.startArchive(kind, name);
   const tar = new TarWriter(upload, context.started, context.gzip);
   const readAhead = context.memoryThreshold ?? 16 * 1024 * 1024;
   const entries: ManifestCollection[] = [];
   let failure: unknown;
+  const stop = (): void => {
+    failure ??= context.signal!.reason;
+    // Stops the readers at once: a read in progress fails, and the abort reason is what the run reports.
+    void client.close(true).catch(() => undefined);
+  };
+  context.signal?.addEventListener("abort", stop, { once: true });
 
   try {
     await tar.directory(name);
@@ -139,7 +153,7 @@ async function writeArchive(
         const whole = first ? await readWhole(first, readAhead) : undefined;
         // Entries go into the tar one collection at a time, in the order the reads finish.
         const turn = writing.then(async () => {
-          const base = `${name}/${source.db}/${escapeCollectionName(source.collection)}`;
+          const base = `${name}/${source.db}/${collectionFileName(source.collection)}`;
           const metadata = encodeMetadata(source.metadata);
           await tar.directory(`${name}/${source.db}`);
           await tar.file(`${base}.metadata.json`, metadata, metadata.length);
@@ -209,12 +223,15 @@ async function writeArchive(
     await tar.file(`${name}/${MANIFEST_ENTRY}`, manifestJson, manifestJson.length);
     await tar.end();
     manifest.archive = await upload.complete();
+    context.signal?.throwIfAborted();
     const url = await upload.commit(manifest);
     return { url, manifest };
   } catch (error) {
-    // The store's own failure is the cause; what the writer saw after it (a closed stream) says less.
-    const cause = tar.storeFailure ?? error;
+    // The store's own failure (or the interruption) is the cause; what the writer saw after it says less.
+    const cause = tar.storeFailure ?? failure ?? error;
     await upload.abort(cause);
     throw cause;
+  } finally {
+    context.signal?.removeEventListener("abort", stop);
   }
 }

@@ -7,7 +7,7 @@ import { BACKUP_KINDS, type BackupKind, type BackupManifest } from "../archive/e
 import { parseManifest } from "../archive/manifest";
 import { ARCHIVE_SUFFIX, SIDECAR_SUFFIX } from "../archive/names";
 import { ArchiveDigest } from "./archive-digest";
-import { runSuffix } from "./partial-files";
+import { clearAbandonedPartials, runSuffix } from "./partial-files";
 import {
   archiveKey,
   BackupConflictError,
@@ -73,6 +73,12 @@ export class FileTarget implements BackupTarget {
       throw error;
     }
     return parseManifest(text, path);
+  }
+
+  async clearAbandoned(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const kind of BACKUP_KINDS) removed.push(...(await clearAbandonedPartials(join(this.root, kind))));
+    return removed;
   }
 
   async startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload> {

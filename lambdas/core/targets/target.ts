@@ -47,6 +47,8 @@ export interface BackupTarget {
   /** The sidecar of an archive, or undefined when there is none (a stock archive or an uncommitted one). */
   readSidecar(archiveKey: string): Promise<BackupManifest | undefined>;
   startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload>;
+  /** Removes what interrupted runs left behind (partial files); returns what was removed. */
+  clearAbandoned(): Promise<string[]>;
 }
 
 /** Another run of the same backup stored or committed this archive first; this run stored nothing. */
