@@ -96,6 +96,11 @@ export class TarWriter {
     await this.endMembers();
   }
 
+  /** Stops compressing after a failure: nothing more reaches the upload. */
+  destroy(): void {
+    this.gzip.destroy();
+  }
+
   private startMembers(): void {
     const gzip = new ParallelGzip(this.gzipOptions);
     this.gzip = gzip;

@@ -229,6 +229,7 @@ async function writeArchive(
   } catch (error) {
     // The store's own failure (or the interruption) is the cause; what the writer saw after it says less.
     const cause = tar.storeFailure ?? failure ?? error;
+    tar.destroy();
     await upload.abort(cause);
     throw cause;
   } finally {
