@@ -26,6 +26,25 @@ function progressPrinter(): ((progress: BackupProgress) => void) | undefined {
   };
 }
 
+/**
+ * Runs the backup with Ctrl-C (SIGINT) and SIGTERM turned into a clean stop: the partial archive is removed
+ * before the command exits. A second signal while cleaning up ends the process at once, as usual.
+ */
+async function untilSignal<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    controller.abort(new Error(`interrupted by ${name}`));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
 export async function backupCommand(options: BackupCommandOptions): Promise<void> {
   const thresholdMb = Number(options.memoryThresholdMb);
   if (!Number.isFinite(thresholdMb) || thresholdMb <= 0) {
@@ -38,17 +57,23 @@ export async function backupCommand(options: BackupCommandOptions): Promise<void
   usage(() => assertAppName(options.app));
   checkedMongoUri(options.uri, "--uri");
   const target = usage(() => resolveTarget(options.to, { kmsKeyId: options.kmsKeyId }));
-  const result = await runBackup({
-    uri: options.uri,
-    target,
-    app: options.app,
-    kind,
-    databases: options.db,
-    memoryThreshold: Math.round(thresholdMb * 1024 * 1024),
-    onProgress: progressPrinter(),
-  });
+  const result = await untilSignal((signal) =>
+    runBackup({
+      uri: options.uri!,
+      target,
+      app: options.app,
+      kind,
+      databases: options.db,
+      memoryThreshold: Math.round(thresholdMb * 1024 * 1024),
+      onProgress: progressPrinter(),
+      signal,
+    }),
+  );
+  for (const path of result.removedAbandoned) {
+    process.stderr.write(`removed what an interrupted backup left: ${path}\n`);
+  }
   if (options.json) {
-    const { manifest: _manifest, ...summary } = result;
+    const { manifest: _manifest, removedAbandoned: _removed, ...summary } = result;
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } else {
     const mb = (result.bytes / 1024 / 1024).toFixed(1);

@@ -10,6 +10,9 @@ export interface ListCommandOptions {
 export async function listCommand(url: string, options: ListCommandOptions): Promise<void> {
   const kind = options.kind === undefined ? undefined : usage(() => parseKind(options.kind!));
   const target = usage(() => resolveTarget(url));
+  for (const path of await target.clearAbandoned()) {
+    process.stderr.write(`removed what an interrupted backup left: ${path}\n`);
+  }
   const backups = await target.list(kind, {
     onUnreadable: (sidecar) =>
       process.stderr.write(`atlas-ops: skipped ${sidecar.url}: cannot be read: ${sidecar.reason}\n`),

@@ -16,7 +16,11 @@ export function registerBackupCommand(program: Command): void {
     .option("--kind <kind>", "daily, weekly or monthly", "daily")
     .option("--db <name>", "database to back up (repeatable; default every non-system database)", collect, [])
     .option("--kms-key-id <id>", "SSE-KMS key for s3:// targets")
-    .option("--memory-threshold-mb <mb>", "collections larger than this are spooled to the temp dir", "16")
+    .option(
+      "--memory-threshold-mb <mb>",
+      "collections up to this size are read ahead in memory; larger ones stream into the archive",
+      "16",
+    )
     .option("--json", "print the result as one JSON object")
     .action((options: BackupCommandOptions) => lazyActions.backup().backupCommand(options));
 }

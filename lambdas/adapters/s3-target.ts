@@ -1,17 +1,11 @@
-import { PassThrough, type Readable } from "node:stream";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { Readable } from "node:stream";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { BACKUP_KINDS, type BackupKind, type BackupManifest } from "../core/archive/events";
 import { parseManifest } from "../core/archive/manifest";
 import { ARCHIVE_SUFFIX, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX } from "../core/archive/names";
 import {
   archiveKey,
+  BackupConflictError,
   newestFirst,
   type ArchiveUpload,
   type BackupTarget,
@@ -19,6 +13,7 @@ import {
   type StoredBackup,
 } from "../core/targets/target";
 import { createS3Client } from "./aws-clients";
+import { S3ArchiveUpload } from "./s3-archive-upload";
 
 export interface S3TargetOptions {
   bucket: string;
@@ -31,10 +26,11 @@ export interface S3TargetOptions {
 }
 
 /**
- * Backups in S3: `<prefix><kind>/<name>.tar.gz` streamed as a multipart upload, tagged `kind=<kind>`, then the
- * sidecar `<same>.manifest.json` (the commit marker). A failure aborts the upload and tries to delete what was
- * stored; where the role may not delete (the deployed backup role), a stored archive without its sidecar stays
- * invisible to listings until the bucket's lifecycle rule expires it.
+ * Backups in S3: `<prefix><kind>/<name>.tar.gz` streamed as a multipart upload of this run's own, tagged
+ * `kind=<kind>`, then the sidecar `<same>.manifest.json` (the commit marker); both are created only if absent,
+ * so of two runs exactly one commits. A failure aborts this run's upload and tries to delete the archive
+ * version this run completed, nothing else; where the role may not delete (the deployed backup role), a stored
+ * archive without its sidecar stays invisible to listings until the bucket's lifecycle rule expires it.
  */
 export class S3Target implements BackupTarget {
   readonly url: string;
@@ -120,38 +116,33 @@ export class S3Target implements BackupTarget {
     return text === undefined ? undefined : parseManifest(text, `s3://${this.bucket}/${key}`);
   }
 
+  /** Nothing to do: an interrupted run's multipart upload is aborted by the bucket's lifecycle rule. */
+  async clearAbandoned(): Promise<string[]> {
+    return [];
+  }
+
   async startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload> {
     const key = this.prefix + archiveKey(kind, name);
-    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
     const encryption = this.options.kmsKeyId
       ? { ServerSideEncryption: "aws:kms" as const, SSEKMSKeyId: this.options.kmsKeyId }
       : {};
-    const upload = new Upload({
+    const upload = await S3ArchiveUpload.start({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: "application/gzip", ...encryption },
-      tags: [{ Key: "kind", Value: kind }],
+      bucket: this.bucket,
+      key,
       partSize: this.options.partSize ?? 8 * 1024 * 1024,
       queueSize: 3,
-      leavePartsOnError: false,
+      create: { ContentType: "application/gzip", Tagging: `kind=${kind}`, ...encryption },
+      describe: describeS3Error,
     });
-    const done = upload.done();
-    let failure: unknown;
-    done.catch((error: unknown) => {
-      failure = error;
-      // The archive writer sees the failure at its next write instead of filling a dead stream.
-      body.destroy(describeS3Error(`upload to s3://${this.bucket}/${key}`, error));
-    });
-    const remove = async (): Promise<void> => {
-      await upload.abort().catch(() => undefined);
-      await this.client
-        .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))
-        .catch(() => undefined);
-    };
     return {
-      stream: body,
+      write: (bytes) => upload.write(bytes),
+      reserve: (length) => upload.reserve(length),
+      fill: (hole, bytes) => upload.fill(hole, bytes),
+      complete: () => upload.complete(),
       commit: async (manifest) => {
         try {
-          await done;
+          // Only if absent: a sidecar is never replaced, so a committed pair never changes.
           await this.client.send(
             new PutObjectCommand({
               Bucket: this.bucket,
@@ -159,19 +150,24 @@ export class S3Target implements BackupTarget {
               Body: `${JSON.stringify(manifest, null, 2)}\n`,
               ContentType: "application/json",
               Tagging: `kind=${kind}`,
+              IfNoneMatch: "*",
               ...encryption,
             }),
           );
         } catch (error) {
-          await remove();
-          throw describeS3Error(`store s3://${this.bucket}/${key}`, failure ?? error);
+          if ((error as { name?: string }).name === "PreconditionFailed") {
+            throw new BackupConflictError(
+              `s3://${this.bucket}/${key}${SIDECAR_SUFFIX} already exists: another backup committed it`,
+              {
+                cause: error,
+              },
+            );
+          }
+          throw describeS3Error(`store s3://${this.bucket}/${key}${SIDECAR_SUFFIX}`, error);
         }
         return `s3://${this.bucket}/${key}`;
       },
-      abort: async () => {
-        body.destroy();
-        await remove();
-      },
+      abort: () => upload.abort(),
     };
   }
 

@@ -3,11 +3,14 @@ import { MetricUnit } from "../adapters/observability";
 import { S3Target } from "../adapters/s3-target";
 import { SecretReader, withDatabaseCredentials } from "../adapters/secrets";
 import { archiveName } from "../core/archive/names";
-import { runBackup } from "../core/backup/backup";
+import { BackupError, runBackup } from "../core/backup/backup";
+import { BackupConflictError, type StoredBackup, type UnreadableSidecar } from "../core/targets/target";
 import { loadBackupConfig, type BackupConfig } from "./config";
 import { parseBackupEvent } from "./event";
 
 const secrets = new SecretReader();
+/** How long a run that lost to another waits for the winner's sidecar (it reads its archive back first). */
+const COMMIT_WAIT_MS = 120_000;
 
 export interface BackupOutcome {
   name: string;
@@ -15,7 +18,7 @@ export interface BackupOutcome {
   bytes: number;
   documents: number;
   durationMs: number;
-  /** True when a committed archive of this scheduled run already existed (a retry): nothing was written. */
+  /** True when another run of this schedule (an earlier try or a second delivery) committed it: nothing new. */
   alreadyDone: boolean;
 }
 
@@ -30,56 +33,79 @@ export const handler = createJobHandler<unknown, BackupConfig, BackupOutcome>({
     const runTime = event.scheduledTime ?? new Date();
     const name = archiveName(config.appName, runTime);
 
-    let unreadable = 0;
-    const existing = event.scheduledTime
-      ? (
-          await target.list(event.kind, {
-            onUnreadable: (sidecar) => {
-              unreadable += 1;
-              logger.warn("sidecar skipped: it cannot be read", {
-                sidecar: sidecar.url,
-                reason: sidecar.reason,
-              });
-            },
-          })
-        ).find((backup) => backup.name === name)
-      : undefined;
+    // Counted once per sidecar, however often the listing is repeated while waiting for another run's commit.
+    const unreadable = new Set<string>();
+    const listOptions = {
+      onUnreadable: (sidecar: UnreadableSidecar) => {
+        if (unreadable.has(sidecar.url)) return;
+        unreadable.add(sidecar.url);
+        logger.warn("sidecar skipped: it cannot be read", { sidecar: sidecar.url, reason: sidecar.reason });
+      },
+    };
+    const committed = async () =>
+      (await target.list(event.kind, listOptions)).find((backup) => backup.name === name);
+    const existing = event.scheduledTime ? await committed() : undefined;
     let outcome: BackupOutcome;
     if (existing) {
       logger.info("this scheduled run is already backed up; nothing to do", { name, url: existing.url });
-      outcome = {
-        name,
-        url: existing.url,
-        bytes: existing.manifest.archive?.bytes ?? 0,
-        documents: existing.manifest.totals.documents,
-        durationMs: Date.parse(existing.manifest.finishedAt) - Date.parse(existing.manifest.startedAt),
-        alreadyDone: true,
-      };
+      outcome = storedOutcome(existing);
     } else {
-      const result = await withDatabaseCredentials(secrets, config.secretId, (credentials) =>
-        runBackup({
-          uri: credentials.MONGODB_URI,
-          target,
-          app: config.appName,
-          kind: event.kind,
-          databases: config.databases.length ? config.databases : undefined,
+      try {
+        const result = await withDatabaseCredentials(secrets, config.secretId, (credentials) =>
+          runBackup({
+            uri: credentials.MONGODB_URI,
+            target,
+            app: config.appName,
+            kind: event.kind,
+            databases: config.databases.length ? config.databases : undefined,
+            name,
+          }),
+        );
+        outcome = {
+          name: result.name,
+          url: result.archive,
+          bytes: result.bytes,
+          documents: result.documents,
+          durationMs: result.durationMs,
+          alreadyDone: false,
+        };
+        logger.info("backup stored", { ...outcome, collections: result.collections, sha256: result.sha256 });
+      } catch (error) {
+        // A second delivery of the same scheduled run lost to the first: the first one's backup stands.
+        const winner = error instanceof BackupError && error.cause instanceof BackupConflictError;
+        const stored = winner ? await waitFor(committed, COMMIT_WAIT_MS) : undefined;
+        if (!stored) throw error;
+        logger.info("another run of this schedule committed it first; nothing to do", {
           name,
-        }),
-      );
-      outcome = {
-        name: result.name,
-        url: result.archive,
-        bytes: result.bytes,
-        documents: result.documents,
-        durationMs: result.durationMs,
-        alreadyDone: false,
-      };
-      logger.info("backup stored", { ...outcome, collections: result.collections, sha256: result.sha256 });
+          url: stored.url,
+        });
+        outcome = storedOutcome(stored);
+      }
     }
     metrics.addMetric("BackupBytes", MetricUnit.Bytes, outcome.bytes);
     metrics.addMetric("BackupDocuments", MetricUnit.Count, outcome.documents);
     metrics.addMetric("BackupDurationMs", MetricUnit.Milliseconds, outcome.durationMs);
-    if (event.scheduledTime) metrics.addMetric("UnreadableSidecars", MetricUnit.Count, unreadable);
+    if (event.scheduledTime) metrics.addMetric("UnreadableSidecars", MetricUnit.Count, unreadable.size);
     return outcome;
   },
 });
+
+function storedOutcome(backup: StoredBackup): BackupOutcome {
+  return {
+    name: backup.name,
+    url: backup.url,
+    bytes: backup.manifest.archive?.bytes ?? 0,
+    documents: backup.manifest.totals.documents,
+    durationMs: Date.parse(backup.manifest.finishedAt) - Date.parse(backup.manifest.startedAt),
+    alreadyDone: true,
+  };
+}
+
+async function waitFor<T>(find: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await find();
+    if (found !== undefined || Date.now() >= deadline) return found;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}

@@ -42,7 +42,7 @@ describe("a failed backup leaves nothing that looks good", () => {
   const ferretBinary = join(dirname(env.mongodump), "ferretdb");
 
   it.skipIf(!existsSync(ferretBinary))(
-    "when the server dies mid-dump: no archive, no sidecar, no spool",
+    "when the server dies mid-dump: no archive, no sidecar, no partial file",
     async () => {
       const port = await freePort();
       const data = await mkdtemp(join(work, "ferret-"));
@@ -65,14 +65,12 @@ describe("a failed backup leaves nothing that looks good", () => {
         await client.close();
 
         const targetDir = join(work, "target-killed");
-        const spoolDir = await mkdtemp(join(work, "spool-"));
         const started: string[] = [];
         const failure = await runBackup({
           uri,
           target: new FileTarget(targetDir),
           parallelCollections: 1,
-          memoryThreshold: 1024 * 1024, // both collections spool, so the spool cleanup is exercised
-          tempDir: spoolDir,
+          memoryThreshold: 1024 * 1024, // both collections stream into the archive file
           onProgress: (progress) => {
             if (progress.type !== "collection-started") return;
             started.push(progress.namespace);
@@ -85,10 +83,46 @@ describe("a failed backup leaves nothing that looks good", () => {
         );
         expect(started).toEqual(["shop.a_first", "shop.b_second"]);
         expect(failure?.message).toMatch(/^backup to file:\/\/.* failed: /);
+        // The first cause, named with the collection being read, not the stream teardown that followed it.
+        expect(failure?.message).toMatch(/failed: reading shop\.b_second from the server failed: /);
+        expect(failure?.message).not.toMatch(/premature close/i);
         expect(await filesUnder(targetDir)).toEqual([]);
-        expect(await filesUnder(spoolDir)).toEqual([]);
       } finally {
         server.kill("SIGKILL");
+      }
+    },
+  );
+
+  // A file system that fills up needs a mount of its own: tmpfs, which only root may mount.
+  it.skipIf(process.getuid?.() !== 0)(
+    "when the target's disk fills up: says so, and leaves nothing",
+    async () => {
+      const full = await mkdtemp(join(work, "full-"));
+      const { execFile } = await import("node:child_process");
+      const mount = (...args: string[]) =>
+        new Promise<void>((ok, fail) =>
+          execFile(args[0]!, args.slice(1), (error) => (error ? fail(error) : ok())),
+        );
+      await mount("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", full);
+      const db = uniqueName("bkfull").replaceAll("-", "_");
+      const client = await MongoClient.connect(env.mongodbUri);
+      try {
+        await seedRandomCollection(client, db, "big", 3 * 1024 * 1024);
+        const failure = await runBackup({
+          uri: env.mongodbUri,
+          target: new FileTarget(full),
+          databases: [db],
+          memoryThreshold: 256 * 1024,
+        }).then(
+          () => undefined,
+          (error: Error) => error,
+        );
+        expect(failure?.message).toMatch(/failed: cannot write .*\.partial: ENOSPC: no space left on device/);
+        expect(await filesUnder(full)).toEqual([]);
+      } finally {
+        await client.db(db).dropDatabase();
+        await client.close();
+        await mount("umount", full);
       }
     },
   );

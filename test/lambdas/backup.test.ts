@@ -77,6 +77,21 @@ describe("backup handler", () => {
     expect(await listKeys(s3, bucket, `${prefix}weekly/`)).toEqual([archive, `${archive}.manifest.json`]);
   });
 
+  it("two deliveries of one scheduled run at once: one backup, both report it, neither fails", async () => {
+    // Two containers, as Lambda would run them (their output is captured together, so no metrics here).
+    const first = await coldStart("lambdas/backup/handler", env({ BACKUP_PREFIX: "twice/" }));
+    const second = await coldStart("lambdas/backup/handler", env({ BACKUP_PREFIX: "twice/" }));
+    const event = { kind: "daily", scheduledTime: "2025-03-05T02:00:00Z" };
+    const runs = await Promise.all([invoke(first, event), invoke(second, event)]);
+    expect(runs.map((run) => run.error)).toEqual([undefined, undefined]);
+    expect(runs.map((run) => (run.result as { alreadyDone: boolean }).alreadyDone).sort()).toEqual([
+      false,
+      true,
+    ]);
+    const archive = "twice/daily/shop_backup_20250305_020000.tar.gz";
+    expect(await listKeys(s3, bucket, "twice/")).toEqual([archive, `${archive}.manifest.json`]);
+  });
+
   it("names the archive by the current time when the event has no scheduled time", async () => {
     const handler = await coldStart("lambdas/backup/handler", env({ BACKUP_PREFIX: "adhoc" }));
     const run = await invoke(handler, { kind: "daily" });

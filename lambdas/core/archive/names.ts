@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { BackupKind } from "./events";
 import { BACKUP_KINDS } from "./events";
 
@@ -58,6 +59,23 @@ export function escapeCollectionName(name: string): string {
     else out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out;
+}
+
+/** Longest escaped name mongodump keeps whole: with `.metadata.json.gz` it stays within 255 bytes. */
+const MAX_ESCAPED_NAME = 238;
+const KEPT_PREFIX = 208;
+
+/**
+ * A collection's file name (without `.bson`/`.metadata.json`) as mongodump writes it: the escaped name, or
+ * for one longer than 238 bytes its first 208 bytes, `%24` (an escaped `$`) and the unpadded base64url
+ * SHA-1 of the real name (mongo-tools `mongodump/prepare.go`, `outputPath`). The real name stays in the
+ * metadata's `collectionName`, where mongorestore reads it for such a name.
+ */
+export function collectionFileName(name: string): string {
+  const escaped = escapeCollectionName(name);
+  if (escaped.length <= MAX_ESCAPED_NAME) return escaped;
+  const hash = createHash("sha1").update(name, "utf8").digest("base64url");
+  return `${escaped.slice(0, KEPT_PREFIX)}%24${hash}`;
 }
 
 export function unescapeCollectionName(fileName: string): string {

@@ -1,15 +1,61 @@
 import { once } from "node:events";
-import type { Readable, Writable } from "node:stream";
-import { directoryHeader, END_OF_ARCHIVE, fileHeader, padding } from "../archive/tar-entries";
+import { gzipSync } from "node:zlib";
+import { ParallelGzip, type ParallelGzipOptions } from "../archive/parallel-gzip";
+import {
+  directoryHeader,
+  END_OF_ARCHIVE,
+  fileHeader,
+  fileHeaderLength,
+  padding,
+} from "../archive/tar-entries";
+import type { ArchiveUpload } from "../targets/target";
 
-/** Writes tar entries to a stream, honouring backpressure; entries are written one after the other. */
+const GROUP_BYTES = 1024 * 1024;
+
+/**
+ * A gzip member holding `bytes` in stored (uncompressed) deflate blocks. Its length depends only on the
+ * length of `bytes`, so a tar header gets room in the compressed stream before its content is known.
+ */
+export function storedMember(bytes: Buffer): Buffer {
+  return gzipSync(bytes, { level: 0 });
+}
+
+export function storedMemberLength(length: number): number {
+  return storedMember(Buffer.alloc(length)).length;
+}
+
+/** A tar entry being written whose size is known only at its end. */
+export interface OpenEntry {
+  /** Appends data (many small buffers are gathered into ~1 MiB writes). */
+  write(parts: Buffer[]): Promise<void>;
+  /** Ends the entry and fills in its header; returns its size. */
+  close(): Promise<number>;
+}
+
+/**
+ * Writes tar entries, compressed as gzip members on every core, to an archive upload, one entry after the
+ * other, honouring backpressure. An entry of unknown size ends the current members, gets its header as a
+ * stored member of fixed length in a hole of the upload, and its data starts new members: the tar bytes are
+ * exactly those of an entry written with its size known, and the gzip stream stays a sequence of members.
+ */
 export class TarWriter {
   private readonly createdDirectories = new Set<string>();
+  private gzip!: ParallelGzip;
+  private stored!: Promise<void>;
+  private failure: unknown;
 
   constructor(
-    private readonly out: Writable,
+    private readonly upload: ArchiveUpload,
     private readonly mtime: Date,
-  ) {}
+    private readonly gzipOptions?: ParallelGzipOptions,
+  ) {
+    this.startMembers();
+  }
+
+  /** The first failure to compress or store the archive (any later write reports it too). */
+  get storeFailure(): unknown {
+    return this.failure;
+  }
 
   async directory(path: string): Promise<void> {
     if (this.createdDirectories.has(path)) return;
@@ -17,56 +63,93 @@ export class TarWriter {
     await this.write(directoryHeader(path, this.mtime));
   }
 
-  async file(path: string, content: Buffer | Buffer[] | Readable, size: number): Promise<void> {
+  async file(path: string, content: Buffer | Buffer[], size: number): Promise<void> {
     await this.write(fileHeader(path, size, this.mtime));
-    let written = 0;
-    if (Buffer.isBuffer(content)) {
-      // Slices keep each write small so the compressor's backpressure is felt.
-      for (let at = 0; at < content.length; at += 1024 * 1024) {
-        await this.write(content.subarray(at, at + 1024 * 1024));
-      }
-      written = content.length;
-    } else if (Array.isArray(content)) {
-      // Many small documents: gathered into ~1 MiB writes.
-      let group: Buffer[] = [];
-      let groupBytes = 0;
-      for (const part of content) {
-        group.push(part);
-        groupBytes += part.length;
-        if (groupBytes >= 1024 * 1024) {
-          await this.write(Buffer.concat(group, groupBytes));
-          written += groupBytes;
-          group = [];
-          groupBytes = 0;
-        }
-      }
-      await this.write(Buffer.concat(group, groupBytes));
-      written += groupBytes;
-    } else {
-      for await (const chunk of content as AsyncIterable<Buffer>) {
-        written += chunk.length;
-        await this.write(chunk);
-      }
-    }
+    const written = await this.writeGrouped(Buffer.isBuffer(content) ? [content] : content);
     if (written !== size) throw new Error(`${path}: wrote ${written} bytes, expected ${size}`);
     await this.write(padding(size));
   }
 
+  async openFile(path: string): Promise<OpenEntry> {
+    const headerLength = fileHeaderLength(path, this.mtime);
+    await this.endMembers();
+    const hole = await this.upload.reserve(storedMemberLength(headerLength));
+    this.startMembers();
+    let size = 0;
+    return {
+      write: async (parts) => {
+        size += await this.writeGrouped(parts);
+      },
+      close: async () => {
+        await this.write(padding(size));
+        const header = fileHeader(path, size, this.mtime);
+        if (header.length !== headerLength) throw new Error(`${path}: header length changed with its size`);
+        await this.upload.fill(hole, storedMember(header));
+        return size;
+      },
+    };
+  }
+
+  /** Ends the archive; every byte has then been handed to the upload. */
   async end(): Promise<void> {
     await this.write(END_OF_ARCHIVE);
-    this.out.end();
+    await this.endMembers();
+  }
+
+  /** Stops compressing after a failure: nothing more reaches the upload. */
+  destroy(): void {
+    this.gzip.destroy();
+  }
+
+  private startMembers(): void {
+    const gzip = new ParallelGzip(this.gzipOptions);
+    this.gzip = gzip;
+    this.stored = (async () => {
+      for await (const member of gzip) await this.upload.write(member as Buffer);
+    })();
+    this.stored.catch((error: unknown) => {
+      this.failure ??= error;
+    });
+  }
+
+  private async endMembers(): Promise<void> {
+    this.gzip.end();
+    await this.stored.catch(() => undefined);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Writes buffers gathered into ~1 MiB writes, so that each write is small and the backpressure is felt. */
+  private async writeGrouped(parts: Buffer[]): Promise<number> {
+    let total = 0;
+    let group: Buffer[] = [];
+    let groupBytes = 0;
+    const flush = async (): Promise<void> => {
+      await this.write(group.length === 1 ? group[0]! : Buffer.concat(group, groupBytes));
+      total += groupBytes;
+      group = [];
+      groupBytes = 0;
+    };
+    for (const part of parts) {
+      for (let at = 0; at < part.length; at += GROUP_BYTES) {
+        const slice = at === 0 && part.length <= GROUP_BYTES ? part : part.subarray(at, at + GROUP_BYTES);
+        group.push(slice);
+        groupBytes += slice.length;
+        if (groupBytes >= GROUP_BYTES) await flush();
+      }
+    }
+    if (groupBytes > 0) await flush();
+    return total;
   }
 
   private async write(chunk: Buffer): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
     if (chunk.length === 0) return;
-    if (this.out.destroyed) throw this.out.errored ?? new Error("archive stream closed");
-    if (!this.out.write(chunk)) {
-      await Promise.race([
-        once(this.out, "drain"),
-        once(this.out, "close").then(() => {
-          throw this.out.errored ?? new Error("archive stream closed");
-        }),
-      ]);
+    if (!this.gzip.write(chunk)) {
+      // One listener per wait, removed when it resolves: waits never pile up on the stream.
+      await Promise.race([once(this.gzip, "drain"), this.stored]).catch((error: unknown) => {
+        this.failure ??= error;
+      });
+      if (this.failure !== undefined) throw this.failure;
     }
   }
 }

@@ -1,17 +1,16 @@
 import { createHash } from "node:crypto";
-import { PassThrough, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { MongoClient } from "mongodb";
 import { connectMongo } from "../mongo/connect";
 import { redactSecrets } from "../mongo/uri";
 import type { BackupKind, BackupManifest, ManifestCollection } from "../archive/events";
 import { encodeManifest } from "../archive/manifest";
 import { encodeMetadata } from "../archive/metadata";
-import { archiveName, escapeCollectionName, MANIFEST_ENTRY } from "../archive/names";
-import { ParallelGzip, type ParallelGzipOptions } from "../archive/parallel-gzip";
+import { archiveName, collectionFileName, MANIFEST_ENTRY } from "../archive/names";
+import type { ParallelGzipOptions } from "../archive/parallel-gzip";
+import { clearAbandonedSpools } from "../targets/partial-files";
 import type { BackupTarget } from "../targets/target";
 import { TarWriter } from "./archive-writer";
-import { dumpCollection } from "./collection-dump";
+import { CollectionReader, readWhole, type CollectionSummary } from "./collection-dump";
 import { chooseDatabases, listSourceCollections, serverVersion, type SourceCollection } from "./source";
 import { version as toolVersion } from "../../../package.json";
 
@@ -22,17 +21,18 @@ export interface BackupOptions {
   kind?: BackupKind;
   /** Default: every database except admin, local and config. */
   databases?: string[];
-  /** Collections larger than this are spooled to disk (default 16 MiB). */
+  /** Collections up to this many bytes are read ahead in memory; larger ones stream (default 16 MiB). */
   memoryThreshold?: number;
   /** Collections read at once (default 2). */
   parallelCollections?: number;
-  tempDir?: string;
   gzip?: ParallelGzipOptions;
   /** The archive's name without `.tar.gz` (default `<app>_backup_<start time>`); a scheduled run passes the
    * name of its scheduled time, so a retried run writes, and finds, the same name. */
   name?: string;
   now?: () => Date;
   onProgress?: (progress: BackupProgress) => void;
+  /** Stops the backup (Ctrl-C): reads stop, the partial archive is removed, and the run fails with the reason. */
+  signal?: AbortSignal;
 }
 
 export type BackupProgress =
@@ -53,6 +53,8 @@ export interface BackupResult {
   documents: number;
   durationMs: number;
   manifest: BackupManifest;
+  /** Partial files and spool directories of interrupted runs that this run removed first. */
+  removedAbandoned: string[];
 }
 
 /** Raised for any failed backup; by then the partial archive has been removed and no sidecar written. */
@@ -66,6 +68,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const startedMs = Date.now();
   const client = await connectMongo(options.uri, { appName: "atlas-ops/backup" });
   try {
+    const removedAbandoned = [...(await options.target.clearAbandoned()), ...(await clearAbandonedSpools())];
     const databases = await chooseDatabases(client, options.databases);
     const sources: SourceCollection[] = [];
     for (const db of databases) sources.push(...(await listSourceCollections(client, db)));
@@ -88,6 +91,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       documents: manifest.manifest.totals.documents,
       durationMs: Date.now() - startedMs,
       manifest: manifest.manifest,
+      removedAbandoned,
     };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -114,28 +118,18 @@ async function writeArchive(
   const kind = context.kind ?? "daily";
   const app = context.app ?? "opendev";
   const name = context.name ?? archiveName(app, context.started);
+  context.signal?.throwIfAborted();
   const upload = await context.target.startArchive(kind, name);
-  const tarStream = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const archiveHash = createHash("sha256");
-  let archiveBytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      archiveHash.update(chunk);
-      archiveBytes += chunk.length;
-      callback(null, chunk);
-    },
-  });
-  let storeFailure: unknown;
-  const stored = pipeline(tarStream, new ParallelGzip(context.gzip), tap, upload.stream);
-  // Observed here and awaited below; a failure also stops the tar writer, whose error would say less.
-  stored.catch((error: unknown) => {
-    storeFailure ??= error;
-    // Nothing more can be stored: stop reading collections now rather than at their turn to be written.
-    void client.close(true).catch(() => undefined);
-  });
-  const tar = new TarWriter(tarStream, context.started);
+  const tar = new TarWriter(upload, context.started, context.gzip);
+  const readAhead = context.memoryThreshold ?? 16 * 1024 * 1024;
   const entries: ManifestCollection[] = [];
   let failure: unknown;
+  const stop = (): void => {
+    failure ??= context.signal!.reason;
+    // Stops the readers at once: a read in progress fails, and the abort reason is what the run reports.
+    void client.close(true).catch(() => undefined);
+  };
+  context.signal?.addEventListener("abort", stop, { once: true });
 
   try {
     await tar.directory(name);
@@ -146,45 +140,54 @@ async function writeArchive(
         const source = sources[next++]!;
         const namespace = `${source.db}.${source.collection}`;
         context.onProgress?.({ type: "collection-started", namespace });
-        const dumped = source.readFrom
-          ? await dumpCollection(client, source.db, source.readFrom, namespace, {
-              memoryThreshold: context.memoryThreshold ?? 16 * 1024 * 1024,
-              tempDir: context.tempDir,
-              onDocuments: (documents, bytes) =>
-                context.onProgress?.({ type: "documents", namespace, documents, bytes }),
-            })
-          : undefined;
+        const reader = (): CollectionReader | undefined =>
+          source.readFrom
+            ? new CollectionReader(client, source.db, source.readFrom, namespace, {
+                onDocuments: (documents, bytes) =>
+                  context.onProgress?.({ type: "documents", namespace, documents, bytes }),
+              })
+            : undefined;
+        // Small collections are read ahead while another one is being written; a larger one is streamed
+        // into the archive at its turn, without a copy anywhere.
+        const first = reader();
+        const whole = first ? await readWhole(first, readAhead) : undefined;
         // Entries go into the tar one collection at a time, in the order the reads finish.
         const turn = writing.then(async () => {
-          try {
-            const base = `${name}/${source.db}/${escapeCollectionName(source.collection)}`;
-            const metadata = encodeMetadata(source.metadata);
-            await tar.directory(`${name}/${source.db}`);
-            await tar.file(`${base}.metadata.json`, metadata, metadata.length);
-            if (dumped) await tar.file(`${base}.bson`, dumped.open(), dumped.bytes);
-            entries.push({
-              db: source.db,
-              collection: source.collection,
-              file: `${base}.bson`,
-              metadataFile: `${base}.metadata.json`,
-              documents: dumped?.documents ?? 0,
-              bytes: dumped?.bytes ?? 0,
-              sha256: dumped?.sha256 ?? createHash("sha256").digest("hex"),
-              metadataSha256: createHash("sha256").update(metadata).digest("hex"),
-              documentsDigest: dumped?.documentsDigest ?? "0".repeat(64),
-            });
-          } finally {
-            await dumped?.dispose();
+          const base = `${name}/${source.db}/${collectionFileName(source.collection)}`;
+          const metadata = encodeMetadata(source.metadata);
+          await tar.directory(`${name}/${source.db}`);
+          await tar.file(`${base}.metadata.json`, metadata, metadata.length);
+          let summary: CollectionSummary | undefined;
+          if (whole) {
+            await tar.file(`${base}.bson`, whole.documents, whole.summary.bytes);
+            summary = whole.summary;
+          } else if (first) {
+            const streamed = reader()!;
+            const entry = await tar.openFile(`${base}.bson`);
+            for await (const batch of streamed.batches()) await entry.write(batch);
+            await entry.close();
+            summary = streamed.summary();
           }
+          entries.push({
+            db: source.db,
+            collection: source.collection,
+            file: `${base}.bson`,
+            metadataFile: `${base}.metadata.json`,
+            documents: summary?.documents ?? 0,
+            bytes: summary?.bytes ?? 0,
+            sha256: summary?.sha256 ?? createHash("sha256").digest("hex"),
+            metadataSha256: createHash("sha256").update(metadata).digest("hex"),
+            documentsDigest: summary?.documentsDigest ?? "0".repeat(64),
+          });
+          context.onProgress?.({
+            type: "collection-done",
+            namespace,
+            documents: summary?.documents ?? 0,
+            bytes: summary?.bytes ?? 0,
+          });
         });
         writing = turn.catch(() => undefined);
         await turn;
-        context.onProgress?.({
-          type: "collection-done",
-          namespace,
-          documents: dumped?.documents ?? 0,
-          bytes: dumped?.bytes ?? 0,
-        });
       }
     };
     const workers = Array.from({ length: Math.max(1, context.parallelCollections ?? 2) }, () =>
@@ -219,15 +222,17 @@ async function writeArchive(
     const manifestJson = encodeManifest(manifest);
     await tar.file(`${name}/${MANIFEST_ENTRY}`, manifestJson, manifestJson.length);
     await tar.end();
-    await stored;
-    manifest.archive = { sha256: archiveHash.digest("hex"), bytes: archiveBytes };
+    manifest.archive = await upload.complete();
+    context.signal?.throwIfAborted();
     const url = await upload.commit(manifest);
     return { url, manifest };
   } catch (error) {
-    tarStream.destroy();
-    await stored.catch(() => undefined);
-    const cause = storeFailure ?? error;
+    // The store's own failure (or the interruption) is the cause; what the writer saw after it says less.
+    const cause = tar.storeFailure ?? failure ?? error;
+    tar.destroy();
     await upload.abort(cause);
     throw cause;
+  } finally {
+    context.signal?.removeEventListener("abort", stop);
   }
 }

@@ -1,116 +1,119 @@
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Readable } from "node:stream";
-import { once } from "node:events";
 import type { MongoClient } from "mongodb";
 import { DocumentsDigest } from "../archive/documents-digest";
 import { MAX_DOCUMENT_BYTES } from "../archive/bson-walk";
 
-/**
- * One collection's documents, read raw and held until the archive can take them. A tar entry needs its size
- * first, so a collection that outgrows the in-memory threshold is spooled to a temp file instead.
- */
-export interface DumpedCollection {
+/** What the manifest says of a collection's `.bson`: counted and hashed as the documents pass. */
+export interface CollectionSummary {
   documents: number;
   bytes: number;
   sha256: string;
   documentsDigest: string;
-  /** The `.bson` content, read once: the documents themselves, or a stream of the spool file. */
-  open(): Readable | Buffer[];
-  /** Removes the spool file, if any (idempotent). */
-  dispose(): Promise<void>;
 }
 
-export interface DumpOptions {
-  /** Collections up to this many bytes stay in memory (default 16 MiB). */
-  memoryThreshold: number;
-  tempDir?: string;
+export interface ReadOptions {
   /** Documents per batch (default: the server's choice). */
   batchSize?: number;
   onDocuments?: (documents: number, bytes: number) => void;
 }
 
-export async function dumpCollection(
-  client: MongoClient,
-  db: string,
-  readFrom: string,
-  namespace: string,
-  options: DumpOptions,
-): Promise<DumpedCollection> {
-  const hash = createHash("sha256");
-  const digest = new DocumentsDigest();
-  let chunks: Buffer[] = [];
-  let bytes = 0;
-  let spool: { dir: string; path: string; stream: WriteStream } | undefined;
-  const dispose = async (): Promise<void> => {
-    if (!spool) return;
-    spool.stream.destroy();
-    await rm(spool.dir, { recursive: true, force: true });
-  };
+/** One pass over a collection's documents, read raw (never decoded), checked, hashed and counted. */
+export class CollectionReader {
+  private readonly hash = createHash("sha256");
+  private readonly digest = new DocumentsDigest();
+  private bytes = 0;
+  private reported = 0;
 
-  try {
+  constructor(
+    private readonly client: MongoClient,
+    private readonly db: string,
+    private readonly readFrom: string,
+    private readonly namespace: string,
+    private readonly options: ReadOptions = {},
+  ) {}
+
+  /** The documents, a server batch at a time. Stopping early closes the cursor. */
+  async *batches(): AsyncGenerator<Buffer[]> {
     // No batchSize: the server's default (16 MiB batches on MongoDB) keeps round trips few.
-    const cursor = client.db(db).collection(readFrom).find({}, { raw: true, batchSize: options.batchSize });
-    let reported = 0;
-    // Asking for the next batch before handling the current one keeps the server busy while we hash and copy.
-    let more = await cursor.hasNext();
-    while (more) {
-      const batch = cursor.readBufferedDocuments() as unknown as Uint8Array[];
-      const next = cursor.hasNext();
-      next.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-      for (const raw of batch) {
-        const document = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-        if (document.length > MAX_DOCUMENT_BYTES) {
-          throw new Error(
-            `${namespace}: document #${digest.documents + 1} is ${document.length} bytes, above the BSON limit of ${MAX_DOCUMENT_BYTES}`,
-          );
-        }
-        hash.update(document);
-        digest.add(document);
-        bytes += document.length;
-        if (spool) {
-          if (!spool.stream.write(document)) await once(spool.stream, "drain");
-        } else {
-          // A view into the batch the driver received (not a copy): the batch holds little besides documents.
-          chunks.push(document);
-          if (bytes > options.memoryThreshold) {
-            const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), "atlas-ops-spool-"));
-            const path = join(dir, "collection.bson");
-            spool = { dir, path, stream: createWriteStream(path) };
-            for (const chunk of chunks) spool.stream.write(chunk);
-            chunks = [];
-          }
-        }
+    const cursor = this.client
+      .db(this.db)
+      .collection(this.readFrom)
+      .find({}, { raw: true, batchSize: this.options.batchSize });
+    try {
+      // Asking for the next batch before handing on the current one keeps the server busy meanwhile.
+      let more = await this.read(() => cursor.hasNext());
+      while (more) {
+        const batch = cursor.readBufferedDocuments() as unknown as Uint8Array[];
+        const next = this.read(() => cursor.hasNext());
+        next.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+        yield batch.map((raw) => this.take(raw));
+        this.report(false);
+        more = await next;
       }
-      if (options.onDocuments && digest.documents - reported >= 10_000) {
-        options.onDocuments(digest.documents, bytes);
-        reported = digest.documents;
-      }
-      more = await next;
+      this.report(true);
+    } finally {
+      await cursor.close().catch(() => undefined);
     }
-    await cursor.close();
-    if (spool) {
-      spool.stream.end();
-      await once(spool.stream, "close");
-      if (spool.stream.errored) throw spool.stream.errored;
-    }
-    options.onDocuments?.(digest.documents, bytes);
-  } catch (error) {
-    await dispose();
-    throw error;
   }
 
-  const spooled = spool;
-  const memory = chunks;
-  return {
-    documents: digest.documents,
-    bytes,
-    sha256: hash.digest("hex"),
-    documentsDigest: digest.hex(),
-    open: () => (spooled ? createReadStream(spooled.path, { highWaterMark: 1024 * 1024 }) : memory!),
-    dispose,
-  };
+  summary(): CollectionSummary {
+    return {
+      documents: this.digest.documents,
+      bytes: this.bytes,
+      sha256: this.hash.copy().digest("hex"),
+      documentsDigest: this.digest.hex(),
+    };
+  }
+
+  get bytesRead(): number {
+    return this.bytes;
+  }
+
+  private take(raw: Uint8Array): Buffer {
+    // A view into the batch the driver received (not a copy): the batch holds little besides documents.
+    const document = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (document.length > MAX_DOCUMENT_BYTES) {
+      throw new Error(
+        `${this.namespace}: document #${this.digest.documents + 1} is ${document.length} bytes, above the BSON limit of ${MAX_DOCUMENT_BYTES}`,
+      );
+    }
+    this.hash.update(document);
+    this.digest.add(document);
+    this.bytes += document.length;
+    return document;
+  }
+
+  private report(final: boolean): void {
+    if (!this.options.onDocuments) return;
+    if (final || this.digest.documents - this.reported >= 10_000) {
+      this.options.onDocuments(this.digest.documents, this.bytes);
+      this.reported = this.digest.documents;
+    }
+  }
+
+  /** Server errors name the collection being read: "connection closed" alone says nothing of where. */
+  private async read<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(`reading ${this.namespace} from the server failed: ${message}`, { cause: error });
+    }
+  }
+}
+
+/**
+ * Reads a collection whole when it holds at most `limit` bytes, so that it can wait in memory for its turn in
+ * the archive. A larger one is left (its cursor closed at once, never left idle) and later streamed instead.
+ */
+export async function readWhole(
+  reader: CollectionReader,
+  limit: number,
+): Promise<{ documents: Buffer[]; summary: CollectionSummary } | undefined> {
+  const documents: Buffer[] = [];
+  for await (const batch of reader.batches()) {
+    if (reader.bytesRead > limit) return undefined;
+    for (const document of batch) documents.push(document);
+  }
+  return { documents, summary: reader.summary() };
 }

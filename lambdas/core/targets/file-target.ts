@@ -1,13 +1,16 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { link, mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Readable } from "node:stream";
 import { BACKUP_KINDS, type BackupKind, type BackupManifest } from "../archive/events";
 import { parseManifest } from "../archive/manifest";
 import { ARCHIVE_SUFFIX, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX } from "../archive/names";
+import { ArchiveDigest } from "./archive-digest";
+import { clearAbandonedPartials, runSuffix } from "./partial-files";
 import {
   archiveKey,
+  BackupConflictError,
   newestFirst,
   type ArchiveUpload,
   type BackupTarget,
@@ -16,8 +19,9 @@ import {
 } from "./target";
 
 /**
- * Backups in a local directory: `<dir>/<kind>/<name>.tar.gz` + `.manifest.json`. The archive is written as
- * `.partial`, synced and renamed, then the sidecar is written the same way: a crash leaves no sidecar.
+ * Backups in a local directory: `<dir>/<kind>/<name>.tar.gz` + `.manifest.json`. The archive is written as a
+ * `.partial` file of this run's own (tar headers patched in place), synced and linked to its name, then the
+ * sidecar the same way: a crash leaves no sidecar, and of two runs at once exactly one commits.
  */
 export class FileTarget implements BackupTarget {
   readonly url: string;
@@ -87,32 +91,96 @@ export class FileTarget implements BackupTarget {
     return parseManifest(text, path);
   }
 
+  async clearAbandoned(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const kind of BACKUP_KINDS) removed.push(...(await clearAbandonedPartials(join(this.root, kind))));
+    return removed;
+  }
+
   async startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload> {
     const key = archiveKey(kind, name);
     const path = this.pathOf(key);
-    const partial = `${path}.partial`;
     await mkdir(dirname(path), { recursive: true }).catch((error: Error) => {
       throw new Error(`backup directory ${dirname(path)} is not writable: ${error.message}`);
     });
-    const stream = createWriteStream(partial, { flags: "wx" });
-    await new Promise<void>((ok, fail) => {
-      stream.once("open", () => ok());
-      stream.once("error", (error) => fail(new Error(`cannot create ${partial}: ${error.message}`)));
+    // A name of its own per run: two runs of the same backup never write, or remove, each other's file.
+    const partial = `${path}${runSuffix()}`;
+    const handle = await open(partial, "wx").catch((error: Error) => {
+      throw new Error(`cannot create ${partial}: ${error.message}`);
     });
+    let closed = false;
+    const close = async (): Promise<void> => {
+      if (closed) return;
+      closed = true;
+      await handle.close();
+    };
+    let size = 0;
+    const digest = new ArchiveDigest();
+    const writeAt = async (bytes: Buffer, offset: number): Promise<void> => {
+      try {
+        for (let done = 0; done < bytes.length;) {
+          const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, offset + done);
+          done += bytesWritten;
+        }
+      } catch (error) {
+        throw new Error(`cannot write ${partial}: ${(error as Error).message}`, { cause: error });
+      }
+      digest.add(offset, bytes);
+    };
+    const owned: string[] = [partial];
     return {
-      stream,
+      write: async (bytes) => {
+        const offset = size;
+        size += bytes.length;
+        await writeAt(bytes, offset);
+      },
+      reserve: async (length) => {
+        const hole = { offset: size, length };
+        size += length;
+        return hole;
+      },
+      fill: async (hole, bytes) => {
+        if (bytes.length !== hole.length) {
+          throw new Error(`${partial}: ${bytes.length} bytes for a hole of ${hole.length} at ${hole.offset}`);
+        }
+        await writeAt(bytes, hole.offset);
+      },
+      complete: async () => {
+        await handle.sync();
+        await close();
+        const sha256 = await digest.finish(size, async (offset) =>
+          createReadStream(partial, { start: offset, highWaterMark: 1024 * 1024 }),
+        );
+        return { sha256, bytes: size };
+      },
       commit: async (manifest) => {
-        await syncFile(partial);
-        await rename(partial, path);
+        // link() refuses an existing name: of two runs of the same backup, exactly one stores the archive.
+        await link(partial, path).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === "EEXIST")
+            throw new BackupConflictError(`${path} already exists: another backup stored it first`);
+          throw new Error(`cannot store ${path}: ${error.message}`);
+        });
+        owned.push(path);
+        await rm(partial, { force: true });
         const sidecar = `${path}${SIDECAR_SUFFIX}`;
-        await writeFile(`${sidecar}.partial`, `${JSON.stringify(manifest, null, 2)}\n`, { flag: "w" });
-        await syncFile(`${sidecar}.partial`);
-        await rename(`${sidecar}.partial`, sidecar);
+        const sidecarPartial = `${sidecar}${runSuffix()}`;
+        owned.push(sidecarPartial);
+        await writeFile(sidecarPartial, `${JSON.stringify(manifest, null, 2)}\n`, { flag: "wx" });
+        await syncFile(sidecarPartial);
+        await link(sidecarPartial, sidecar).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === "EEXIST")
+            throw new BackupConflictError(`${sidecar} already exists: another backup committed it`);
+          throw error;
+        });
+        await rm(sidecarPartial, { force: true });
+        owned.length = 0;
+        await syncFile(dirname(path));
         return this.urlOf(key);
       },
       abort: async () => {
-        stream.destroy();
-        await rm(partial, { force: true }).catch(() => undefined);
+        await close().catch(() => undefined);
+        // Only what this run created: its partial files and an archive it linked but never committed.
+        for (const file of owned) await rm(file, { force: true }).catch(() => undefined);
       },
     };
   }
@@ -133,7 +201,7 @@ export class FileTarget implements BackupTarget {
 }
 
 async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, "r+");
+  const handle = await open(path, "r");
   try {
     await handle.sync();
   } finally {

@@ -1,4 +1,4 @@
-import type { Readable, Writable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { BackupKind, BackupManifest } from "../archive/events";
 
 /** A committed backup, as listed from its sidecar manifest. */
@@ -27,13 +27,28 @@ export interface ListOptions {
   onUnreadable?: (sidecar: UnreadableSidecar) => void;
 }
 
-/** An archive being written: bytes go to `stream`; `commit` writes the sidecar last, `abort` leaves nothing. */
+/**
+ * An archive being written, as compressed bytes in order, except for holes: `reserve` keeps room of a fixed
+ * length at the current end whose bytes are given later by `fill` (a tar header, once the entry's size is
+ * known), while the bytes after it are already stored. `complete` stores the whole archive; `commit` then
+ * writes the sidecar (the commit marker); `abort` removes what this upload stored and nothing else.
+ */
 export interface ArchiveUpload {
-  readonly stream: Writable;
-  /** Waits for the archive to be stored, then writes the sidecar (the commit marker). Returns the URL. */
+  write(bytes: Buffer): Promise<void>;
+  reserve(length: number): Promise<ArchiveHole>;
+  fill(hole: ArchiveHole, bytes: Buffer): Promise<void>;
+  /** Stores the archive (every hole filled) and returns its SHA-256 and size as stored. */
+  complete(): Promise<{ sha256: string; bytes: number }>;
+  /** Writes the sidecar, only if no other run committed this archive first. Returns the archive's URL. */
   commit(manifest: BackupManifest): Promise<string>;
   /** Removes the partial archive (aborts a multipart upload). Never throws. */
   abort(reason: unknown): Promise<void>;
+}
+
+/** Room reserved in an archive being written: `length` bytes at `offset`. */
+export interface ArchiveHole {
+  readonly offset: number;
+  readonly length: number;
 }
 
 /** Where backups live: `file://DIR` or `s3://BUCKET/PREFIX`, with kind folders daily/, weekly/, monthly/. */
@@ -47,6 +62,13 @@ export interface BackupTarget {
   /** The sidecar of an archive, or undefined when there is none (a stock archive or an uncommitted one). */
   readSidecar(archiveKey: string): Promise<BackupManifest | undefined>;
   startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload>;
+  /** Removes what interrupted runs left behind (partial files); returns what was removed. */
+  clearAbandoned(): Promise<string[]>;
+}
+
+/** Another run of the same backup stored or committed this archive first; this run stored nothing. */
+export class BackupConflictError extends Error {
+  override name = "BackupConflictError";
 }
 
 export function archiveKey(kind: BackupKind, name: string): string {
