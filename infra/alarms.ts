@@ -2,11 +2,12 @@ import type { AtlasOpsConfig, BackupKind } from "./config";
 import { longestIntervalHours } from "./config-rules";
 import { metricDimensions } from "../lambdas/core/metrics-catalog";
 import type { JobName, JobSchedule, ScheduledJobName } from "./jobs";
+import { reviewAlarmSpecs } from "./review-alarms";
 
 export const METRICS_NAMESPACE = "AtlasOps";
 export type AlarmTopic = "technical" | "security";
 
-interface MetricRef {
+export interface MetricRef {
   namespace: string;
   metricName: string;
   dimensions: Record<string, string>;
@@ -20,10 +21,13 @@ export interface AlarmSpec {
   /** A single metric, or metric math (`expression` over `metrics` named m0, m1, ...). */
   metric?: MetricRef & { statistic?: string; extendedStatistic?: string };
   expression?: { expression: string; metrics: (MetricRef & { stat: string })[] };
+  /** CloudWatch anomaly detection: alarms when the metric leaves its band of `stdDevs` standard deviations. */
+  anomalyBand?: { metric: MetricRef & { stat: string }; stdDevs: number };
   period: number;
   evaluationPeriods: number;
   datapointsToAlarm: number;
-  comparisonOperator: "GreaterThanThreshold" | "LessThanThreshold" | "GreaterThanOrEqualToThreshold";
+  comparisonOperator:
+    "GreaterThanThreshold" | "LessThanThreshold" | "GreaterThanOrEqualToThreshold" | "LessThanLowerThreshold";
   threshold: number;
   treatMissingData: "breaching" | "notBreaching" | "missing";
 }
@@ -273,5 +277,6 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
     threshold: Math.round(diskBytes * config.alarms.storageShare),
     treatMissingData: "notBreaching",
   });
+  specs.push(...reviewAlarmSpecs(config));
   return specs;
 }

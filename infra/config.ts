@@ -27,7 +27,10 @@ export type ScheduleKey =
   | "restoreTest"
   | "healthCheck"
   | "dbStats"
-  | "dailyReport";
+  | "dailyReport"
+  | "securityReview"
+  | "performanceReviewDaily"
+  | "performanceReviewMonthly";
 
 /** The whole stack configuration, validated. Every field comes from one `atlas-ops:<key>` of the stack file. */
 export interface AtlasOpsConfig {
@@ -82,6 +85,17 @@ export interface AtlasOpsConfig {
   };
   newDocumentsCollections?: string;
   logRetentionDays: number;
+  reviews: ReviewsConfig;
+}
+
+/** The security and performance reviews, the Sentry digest and the order alarms (infra/review-*.ts). */
+export interface ReviewsConfig {
+  failedLoginsAlarm: number;
+  userChangesAlarm: number;
+  /** IAM role ARNs besides the stack's own that may read its secrets (e.g. the application's task role). */
+  expectedSecretReaders: string[];
+  sentry?: { organization: string; project: string; apiUrl: string; spikeEvents: number };
+  orders?: { database: string; collection: string; zeroDays: number; anomalyBand: number };
 }
 
 export const SCHEDULE_DEFAULTS: Record<ScheduleKey, string> = {
@@ -93,6 +107,9 @@ export const SCHEDULE_DEFAULTS: Record<ScheduleKey, string> = {
   healthCheck: "rate(5 minutes)",
   dbStats: "cron(30 6 * * ? *)",
   dailyReport: "cron(0 9 * * ? *)",
+  securityReview: "cron(0 7 ? * MON *)",
+  performanceReviewDaily: "cron(0 7 * * ? *)",
+  performanceReviewMonthly: "cron(0 8 3 * ? *)",
 };
 
 export class ConfigError extends Error {
@@ -354,6 +371,53 @@ export function parseConfig(
   if (backupPrefix && !/^[A-Za-z0-9!_.*'()/-]+\/$/.test(backupPrefix))
     fail("backupPrefix", 'must end with "/" and use safe key characters');
 
+  const sentryOrganization = optionalText("sentryOrganization");
+  const sentryProject = optionalText("sentryProject");
+  if (!!sentryOrganization !== !!sentryProject)
+    fail(
+      sentryOrganization ? "sentryProject" : "sentryOrganization",
+      "is required with the other Sentry key",
+    );
+  const sentryApiUrl = text("sentryApiUrl", "https://sentry.io");
+  check("sentryApiUrl", checkHttpsUrl(sentryApiUrl));
+  const ordersNamespace = text("orderAnomalyCollection", "").trim();
+  const tracked = newDocumentsNamespaces(optionalText("newDocumentsCollections"));
+  if (ordersNamespace && !tracked.includes(ordersNamespace))
+    fail(
+      "orderAnomalyCollection",
+      `"${ordersNamespace}" must be one of newDocumentsCollections (${tracked.join(", ") || "none"})`,
+    );
+  // Read even when unused, so the keys are never reported as unknown.
+  const sentrySpikeEvents = integer("sentrySpikeEvents", 100, 1);
+  const orderZeroDays = integer("orderZeroDays", 1, 1, 7);
+  const orderAnomalyBand = integer("orderAnomalyBand", 2, 1, 10);
+  const reviews: ReviewsConfig = {
+    failedLoginsAlarm: integer("securityFailedLoginsAlarm", 25, 0),
+    userChangesAlarm: integer("securityUserChangesAlarm", 6, 0),
+    expectedSecretReaders: list("securityExpectedSecretReaders"),
+    sentry:
+      sentryOrganization && sentryProject
+        ? {
+            organization: sentryOrganization,
+            project: sentryProject,
+            apiUrl: sentryApiUrl,
+            spikeEvents: sentrySpikeEvents,
+          }
+        : undefined,
+    orders: ordersNamespace
+      ? {
+          database: ordersNamespace.slice(0, ordersNamespace.indexOf(".")),
+          collection: ordersNamespace.slice(ordersNamespace.indexOf(".") + 1),
+          zeroDays: orderZeroDays,
+          anomalyBand: orderAnomalyBand,
+        }
+      : undefined,
+  };
+  for (const arn of reviews.expectedSecretReaders) {
+    if (!/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/.test(arn))
+      fail("securityExpectedSecretReaders", `"${arn}" is not an IAM role ARN`);
+  }
+
   const config: AtlasOpsConfig = {
     appName,
     awsRegion,
@@ -390,12 +454,21 @@ export function parseConfig(
     rotation,
     newDocumentsCollections: optionalText("newDocumentsCollections"),
     logRetentionDays,
+    reviews,
   };
   for (const key of presentKeys) {
     if (!requested.has(key)) fail(key, "is not a setting of this stack (misspelled?)");
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** "db.coll:field,db.coll" -> ["db.coll", ...] (the namespaces db-stats counts new documents in). */
+function newDocumentsNamespaces(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((entry) => entry.trim().split(":")[0] ?? "")
+    .filter((ns) => ns.includes("."));
 }
 
 /** Reads the `atlas-ops:*` keys of the current stack and the provider's `aws:region`. */

@@ -2,17 +2,18 @@ import { METRICS_NAMESPACE } from "./alarms";
 import type { AtlasOpsConfig } from "./config";
 import { metricDimensions } from "../lambdas/core/metrics-catalog";
 import type { JobName } from "./jobs";
+import { atlasLoadWidgets, reviewWidgets } from "./review-dashboard";
 
-type MetricLine = (string | Record<string, unknown>)[];
+export type MetricLine = (string | Record<string, unknown>)[];
 
-interface Widget {
+export interface Widget {
   type: "metric";
   width: number;
   height: number;
   properties: Record<string, unknown>;
 }
 
-function jobMetric(
+export function jobMetric(
   app: string,
   job: JobName,
   name: string,
@@ -24,7 +25,7 @@ function jobMetric(
   return Object.keys(options).length > 0 ? [...line, options] : line;
 }
 
-function widget(
+export function widget(
   title: string,
   metrics: MetricLine[],
   region: string,
@@ -68,6 +69,8 @@ export function dashboardBody(config: AtlasOpsConfig, functionNames: Record<JobN
       ],
       region,
     ),
+    // The database's own load beside the probe's latency (performance-review, daily).
+    ...atlasLoadWidgets(app, region),
     widget("TLS certificate days left", [jobMetric(app, "health-check", "TlsCertDaysLeft")], region, {
       period: 3600,
     }),
@@ -121,6 +124,7 @@ export function dashboardBody(config: AtlasOpsConfig, functionNames: Record<JobN
       region,
       { period: 86400 },
     ),
+    ...reviewWidgets(config),
     widget(
       "Lambda errors",
       Object.values(functionNames).map((name) => [

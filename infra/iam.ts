@@ -34,6 +34,7 @@ export const ACTIONS_WITHOUT_RESOURCE_LEVEL = [
   "cloudwatch:ListMetrics",
   "cloudwatch:PutMetricData",
   "secretsmanager:GetRandomPassword",
+  "cloudtrail:LookupEvents",
 ];
 
 export function lambdaAssumeRolePolicy(): string {

@@ -2,7 +2,14 @@ import type { AtlasOpsConfig, BackupKind, ScheduleKey } from "./config";
 
 /** The scheduled jobs (Lambda folder names from the shared contract). Rotation Lambdas are not scheduled. */
 export type ScheduledJobName =
-  "backup" | "verify-backup" | "restore-test" | "health-check" | "db-stats" | "daily-report";
+  | "backup"
+  | "verify-backup"
+  | "restore-test"
+  | "health-check"
+  | "db-stats"
+  | "daily-report"
+  | "security-review"
+  | "performance-review";
 export type RotationJobName = "rotate-app-secret" | "rotate-mongodb-password";
 export type JobName = ScheduledJobName | RotationJobName;
 
@@ -24,6 +31,9 @@ export const JOB_SIZING: Record<JobName, JobSizing> = {
   "health-check": { memoryMb: 256, timeoutSeconds: 60, ephemeralStorageMb: 512 },
   "db-stats": { memoryMb: 512, timeoutSeconds: 300, ephemeralStorageMb: 512 },
   "daily-report": { memoryMb: 256, timeoutSeconds: 120, ephemeralStorageMb: 512 },
+  // CloudTrail allows 2 lookups a second: a busy week of secret reads takes a few minutes to page through.
+  "security-review": { memoryMb: 512, timeoutSeconds: 600, ephemeralStorageMb: 512 },
+  "performance-review": { memoryMb: 512, timeoutSeconds: 300, ephemeralStorageMb: 512 },
   "rotate-app-secret": { memoryMb: 256, timeoutSeconds: 120, ephemeralStorageMb: 512 },
   "rotate-mongodb-password": { memoryMb: 512, timeoutSeconds: 300, ephemeralStorageMb: 512 },
 };
@@ -69,6 +79,16 @@ export function jobSchedules(config: AtlasOpsConfig): JobSchedule[] {
     plain("health-check", "healthCheck", "HealthCheckUp"),
     plain("db-stats", "dbStats"),
     plain("daily-report", "dailyReport"),
+    plain("security-review", "securityReview", "SecurityReviewSucceeded"),
+    {
+      ...plain("performance-review", "performanceReviewDaily", "PerformanceReviewSucceeded"),
+      id: "performance-review-daily",
+    },
+    {
+      ...plain("performance-review", "performanceReviewMonthly", "PerformanceReviewSucceeded"),
+      id: "performance-review-monthly",
+      input: { review: "monthly", scheduledTime: SCHEDULED_TIME },
+    },
   ];
 }
 

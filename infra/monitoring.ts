@@ -75,7 +75,7 @@ export class Monitoring extends pulumi.ComponentResource {
   }
 
   private alarm(name: string, spec: AlarmSpec, topic: aws.sns.Topic): void {
-    const { metric, expression } = spec;
+    const { metric, expression, anomalyBand } = spec;
     new aws.cloudwatch.MetricAlarm(
       `${name}-${spec.id}`,
       {
@@ -87,26 +87,47 @@ export class Monitoring extends pulumi.ComponentResource {
         statistic: metric?.statistic,
         extendedStatistic: metric?.extendedStatistic,
         period: metric ? spec.period : undefined,
-        metricQueries: expression
+        metricQueries: anomalyBand
           ? [
-              { id: "total", expression: expression.expression, label: spec.id, returnData: true },
-              ...expression.metrics.map((m, i) => ({
-                id: `m${i}`,
-                returnData: false,
+              {
+                id: "m0",
+                returnData: true,
                 metric: {
-                  namespace: m.namespace,
-                  metricName: m.metricName,
-                  dimensions: m.dimensions,
-                  stat: m.stat,
+                  namespace: anomalyBand.metric.namespace,
+                  metricName: anomalyBand.metric.metricName,
+                  dimensions: anomalyBand.metric.dimensions,
+                  stat: anomalyBand.metric.stat,
                   period: spec.period,
                 },
-              })),
+              },
+              {
+                id: "band",
+                expression: `ANOMALY_DETECTION_BAND(m0, ${anomalyBand.stdDevs})`,
+                label: `${spec.id} expected range`,
+                returnData: true,
+              },
             ]
-          : undefined,
+          : expression
+            ? [
+                { id: "total", expression: expression.expression, label: spec.id, returnData: true },
+                ...expression.metrics.map((m, i) => ({
+                  id: `m${i}`,
+                  returnData: false,
+                  metric: {
+                    namespace: m.namespace,
+                    metricName: m.metricName,
+                    dimensions: m.dimensions,
+                    stat: m.stat,
+                    period: spec.period,
+                  },
+                })),
+              ]
+            : undefined,
         evaluationPeriods: spec.evaluationPeriods,
         datapointsToAlarm: spec.datapointsToAlarm,
         comparisonOperator: spec.comparisonOperator,
-        threshold: spec.threshold,
+        threshold: anomalyBand ? undefined : spec.threshold,
+        thresholdMetricId: anomalyBand ? "band" : undefined,
         treatMissingData: spec.treatMissingData,
         alarmActions: [topic.arn],
         okActions: [topic.arn],

@@ -4,6 +4,7 @@ import * as random from "@pulumi/random";
 import { buildMongoUri } from "../lambdas/core/mongo/credentials";
 import type { SecretRestart } from "../lambdas/core/rotation/rotation-steps";
 import { AtlasDatabase, type AtlasUser } from "./atlas-database";
+import { AtlasReviewers } from "./atlas-reviewers";
 import { BackupStorage } from "./backup-storage";
 import type { AtlasOpsConfig } from "./config";
 import {
@@ -26,6 +27,7 @@ import {
 } from "./jobs";
 import { Monitoring } from "./monitoring";
 import { Network } from "./network";
+import { performanceReviewStatements, securityReviewStatements } from "./review-iam";
 import { RotatingSecret } from "./rotating-secret";
 import { ScheduledJob } from "./scheduled-job";
 
@@ -58,6 +60,19 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
         : undefined,
   });
   const storage = new BackupStorage("backups", { config });
+  const reviewers = new AtlasReviewers("reviewers", {
+    config,
+    projectId: database.projectId,
+    jobsPublicIp: network?.natPublicIp,
+  });
+  // The application's Sentry auth token: put by a person (docs/secrets.md), so it is never in Pulumi state.
+  const sentryToken = config.reviews.sentry
+    ? new aws.secretsmanager.Secret("sentry-token", {
+        name: `${app}/sentry/auth-token`,
+        description: 'Sentry auth token (project:read, event:read) for the daily report, as {"token": "..."}',
+        recoveryWindowInDays: 7,
+      })
+    : undefined;
 
   // Secrets: initial values go from the generators straight into secret versions.
   const credentialsSecret = (key: string, user: AtlasUser, description: string, restart: SecretRestart) =>
@@ -132,7 +147,16 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
     config,
     jobs: [
       ...(
-        ["backup", "verify-backup", "restore-test", "health-check", "db-stats", "daily-report"] as const
+        [
+          "backup",
+          "verify-backup",
+          "restore-test",
+          "health-check",
+          "db-stats",
+          "daily-report",
+          "security-review",
+          "performance-review",
+        ] as const
       ).map((job) => ({
         job,
         functionName: jobFunctionName(app, job),
@@ -177,7 +201,14 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
       schedules: jobSchedules(config).filter((s) => s.job === job),
       accountId,
     });
-  const jobs: Record<ScheduledJobName, ScheduledJob> = {
+  const atlasReadEnvironment = (secret: RotatingSecret) => ({
+    ATLAS_PROJECT_ID: database.projectId,
+    ATLAS_CLUSTER_NAME: database.clusterName,
+    ATLAS_API_BASE_URL: config.atlas.apiBaseUrl,
+    ATLAS_READ_SECRET_ID: secret.secretArn,
+  });
+  const sentry = config.reviews.sentry;
+  const jobs: Partial<Record<ScheduledJobName, ScheduledJob>> = {
     backup: scheduled(
       "backup",
       {
@@ -234,16 +265,42 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
       {
         REPORT_TOPIC_ARN: monitoring.technicalTopicArn,
         REPORT_TIME_ZONE: config.timeZone,
+        ...(sentry && sentryToken
+          ? {
+              SENTRY_API_URL: sentry.apiUrl,
+              SENTRY_ORG: sentry.organization,
+              SENTRY_PROJECT: sentry.project,
+              SENTRY_TOKEN_SECRET_ID: sentryToken.arn,
+              SENTRY_SPIKE_EVENTS: String(sentry.spikeEvents),
+            }
+          : {}),
       },
-      pulumi
-        .all([monitoring.technicalTopicArn, accountId])
-        .apply(([topicArn, account]) =>
-          dailyReportStatements(
-            topicArn,
-            `arn:aws:cloudwatch:${config.awsRegion}:${account}:alarm:${monitoring.alarmNamePrefix}`,
+      statements(
+        pulumi
+          .all([monitoring.technicalTopicArn, accountId])
+          .apply(([topicArn, account]) =>
+            dailyReportStatements(
+              topicArn,
+              `arn:aws:cloudwatch:${config.awsRegion}:${account}:alarm:${monitoring.alarmNamePrefix}`,
+            ),
           ),
-        ),
+        sentryToken ? sentryToken.arn.apply((arn) => [readSecretsStatement([arn])]) : [],
+      ),
       false,
+    ),
+    "performance-review": scheduled(
+      "performance-review",
+      {
+        ...atlasReadEnvironment(reviewers.secrets.performance),
+        REPORT_TOPIC_ARN: monitoring.technicalTopicArn,
+        MONGODB_SECRET_ID: databaseSecrets.backup.secretArn,
+        STATS_DATABASES: config.backupDatabases.join(","),
+      },
+      statements(
+        readSecrets(reviewers.secrets.performance, databaseSecrets.backup),
+        monitoring.technicalTopicArn.apply(performanceReviewStatements),
+      ),
+      true,
     ),
   };
 
@@ -298,8 +355,45 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
   for (const secret of dbSecretList) secret.rotateWith(rotateMongo, rotation.databasePasswordDays);
   for (const secret of appSecrets) secret.rotateWith(rotateApp, rotation.appSecretDays);
 
+  // Weekly security review: every secret of the stack, read by anyone but the stack's roles and the
+  // configured readers (the application), is a finding.
+  const reviewedSecrets = [
+    ...dbSecretList,
+    ...appSecrets,
+    atlasAdminSecret,
+    ...(webhookKey ? [webhookKey] : []),
+    // Not the review's own Atlas secret: its role does not exist yet when its environment is written.
+    reviewers.secrets.performance,
+  ].map((secret) => secret.secretArn);
+  const stackRoles = [
+    ...Object.values(jobs).map((job) => job!.roleArn),
+    rotateMongo.roleArn,
+    rotateApp.roleArn,
+  ];
+  jobs["security-review"] = scheduled(
+    "security-review",
+    {
+      ...atlasReadEnvironment(reviewers.secrets.security),
+      SECURITY_TOPIC_ARN: monitoring.securityTopicArn,
+      REVIEWED_SECRET_ARNS: pulumi
+        .all([...reviewedSecrets, ...(sentryToken ? [sentryToken.arn] : [])])
+        .apply((arns) => arns.join(",")),
+      EXPECTED_SECRET_READERS: pulumi
+        .all(stackRoles)
+        .apply((roles) => [...roles, ...config.reviews.expectedSecretReaders].join(",")),
+      BACKUP_BUCKET: storage.bucketName,
+      FAILED_LOGINS_THRESHOLD: String(config.reviews.failedLoginsAlarm),
+      USER_CHANGES_THRESHOLD: String(config.reviews.userChangesAlarm),
+    },
+    statements(
+      readSecrets(reviewers.secrets.security),
+      monitoring.securityTopicArn.apply(securityReviewStatements),
+    ),
+    true,
+  );
+
   const functions: Record<JobName, pulumi.Output<string>> = {
-    ...(Object.fromEntries(Object.entries(jobs).map(([job, j]) => [job, j.functionName])) as Record<
+    ...(Object.fromEntries(Object.entries(jobs).map(([job, j]) => [job, j!.functionName])) as Record<
       ScheduledJobName,
       pulumi.Output<string>
     >),
@@ -319,6 +413,9 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
       mongodbBackup: databaseSecrets.backup.secretArn,
       mongodbRestoreTest: databaseSecrets.restoreTest.secretArn,
       atlasAdmin: atlasAdminSecret.secretArn,
+      atlasSecurityReview: reviewers.secrets.security.secretArn,
+      atlasPerformanceReview: reviewers.secrets.performance.secretArn,
+      ...(sentryToken ? { sentryToken: sentryToken.arn } : {}),
       ...Object.fromEntries(
         config.rotation.appSecretNames.map((name, i) => [name, appSecrets[i]?.secretArn]),
       ),

@@ -12,6 +12,8 @@ export const ASYNC_RETRIES: Record<ScheduledJobName, number> = {
   "health-check": 0,
   "db-stats": 1,
   "daily-report": 1,
+  "security-review": 1,
+  "performance-review": 1,
 };
 
 export interface ScheduledJobArgs extends Omit<JobFunctionArgs, "deadLetterQueueArn" | "job"> {

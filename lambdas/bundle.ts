@@ -14,6 +14,8 @@ export const LAMBDA_NAMES = [
   "health-check",
   "db-stats",
   "daily-report",
+  "security-review",
+  "performance-review",
   "rotate-app-secret",
   "rotate-mongodb-password",
 ] as const;

@@ -28,6 +28,7 @@ import {
   runHealthyCheck,
   runUnhealthyCheck,
 } from "./demo/monitoring-steps";
+import { runReviews, startSentryStandIn } from "./demo/review-steps";
 import { runAppSecretRotation, runDatabasePasswordRotation } from "./demo/rotation-steps";
 import { seedOpendev } from "./demo/seed";
 import { count, StepFailed, Steps } from "./demo/steps";
@@ -119,10 +120,20 @@ async function main(argv: string[]): Promise<number> {
     await runHealthyCheck(context, healthCheck, "health check");
     await runUnhealthyCheck(context, healthCheck, standIn!);
     await runDbStats(context, ordersLastDay);
+    const securityMail = await runReviews(context);
     await runAppSecretRotation(context);
     await runDatabasePasswordRotation(context);
     await runHealthyCheck(context, healthCheck, "health check after the rotations");
-    const report = await runDailyReport(context);
+    const sentry = await startSentryStandIn(context);
+    let report: string[];
+    try {
+      report = await runDailyReport(context, sentry.env);
+    } finally {
+      await sentry.remove();
+    }
+    say();
+    say("The weekly security review, as received by the security contacts:");
+    for (const line of securityMail) say(`  | ${line}`);
     say();
     say("The daily report, as received:");
     for (const line of report) say(`  | ${line}`);

@@ -18,7 +18,8 @@ interface EmfDirective {
   Metrics: { Name: string; Unit?: string }[];
 }
 
-const cloudWatch = new CloudWatchClient({});
+// The SDK gzips PutMetricData bodies over 10 kB; moto 5.2 then fails ("Not a gzipped file", HTTP 500).
+const cloudWatch = new CloudWatchClient({ disableRequestCompression: true });
 
 /** The data points in EMF lines, grouped by namespace (other lines are ignored). */
 export function emfDataPoints(lines: string[]): Map<string, MetricDatum[]> {

@@ -4,7 +4,7 @@ import type { DailyReport } from "../../lambdas/core/report/daily-report";
 import { formatBytes } from "../../lambdas/core/report/daily-report";
 import { commonEnv, type DrillContext } from "./context";
 import type { HealthStandIn } from "./health-stand-in";
-import { LocalLambda } from "./lambda";
+import { LocalLambda, type Env } from "./lambda";
 import { check, count } from "./steps";
 
 export async function loadHealthCheck(context: DrillContext, standIn: HealthStandIn): Promise<LocalLambda> {
@@ -80,11 +80,16 @@ export async function runDbStats(context: DrillContext, ordersLastDay: number): 
 }
 
 /** The report as a person receives it: read from the SQS queue subscribed to the report's SNS topic. */
-export async function runDailyReport(context: DrillContext): Promise<string[]> {
+export async function runDailyReport(context: DrillContext, sentryEnv: Env = {}): Promise<string[]> {
   const { resources } = context;
   const dailyReport = await LocalLambda.load(
     "daily-report",
-    { ...commonEnv(context), REPORT_TOPIC_ARN: resources.topic.topicArn, REPORT_TIME_ZONE: "UTC" },
+    {
+      ...commonEnv(context),
+      REPORT_TOPIC_ARN: resources.topic.topicArn,
+      REPORT_TIME_ZONE: "UTC",
+      ...sentryEnv,
+    },
     context.logFile,
   );
   let received: { Subject?: string; Message: string } | undefined;
@@ -110,6 +115,12 @@ export async function runDailyReport(context: DrillContext): Promise<string[]> {
       check(text.includes(expected), `the report lacks "${expected.replace("\n", "\\n")}"`);
     }
     check(text.includes(`new in ${resources.database}.orders: `), "the report lacks the new orders");
+    if (sentryEnv.SENTRY_ORG) {
+      check(
+        text.includes("Application errors (Sentry)\n  events: 30,"),
+        "the report lacks the Sentry digest",
+      );
+    }
     return `received from the SQS queue subscribed to the report topic: "${received.Subject}"`;
   });
   return [`Subject: ${received!.Subject ?? ""}`, "", ...received!.Message.trimEnd().split("\n")];

@@ -53,6 +53,14 @@ describe("npm run demo: the whole system, end to end, on the local services", ()
     expect(output).toContain("|   last verification: passed");
     expect(output).toMatch(/\| {3}new in opendev\.orders: \d+/);
     expect(output).toMatch(/\| Restore test\n {2}\| {3}passed/);
+    expect(output).toMatch(
+      /weekly security review: 4 findings mailed to the security topic: 40 failed database logins/,
+    );
+    expect(output).toMatch(/performance review, daily Atlas measurements: 168 hourly values of /);
+    expect(output).toContain(
+      'performance review, monthly mail: "[opendev] monthly performance review: 1 index change(s) to consider"',
+    );
+    expect(output).toMatch(/\| {3}events: 30, new issues: 1, unresolved issues with events: 2/);
     expect(output).toMatch(/drill passed in \d+ s/);
   });
 });

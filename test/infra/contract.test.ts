@@ -14,6 +14,8 @@ import { loadRestoreTestConfig } from "../../lambdas/restore-test/config";
 import { loadAppSecretRotationConfig } from "../../lambdas/rotate-app-secret/config";
 import { loadMongodbPasswordRotationConfig } from "../../lambdas/rotate-mongodb-password/config";
 import { loadVerifyBackupConfig } from "../../lambdas/verify-backup/config";
+import { loadSecurityReviewConfig } from "../../lambdas/security-review/config";
+import { loadPerformanceReviewConfig } from "../../lambdas/performance-review/config";
 import { testEnv, uniqueName } from "../support/env";
 import { createSecret, credentialsFor } from "../lambdas/support/aws";
 import { coldStart, invoke } from "../lambdas/support/invoke";
@@ -32,6 +34,8 @@ const LOADERS: Record<MetricJob, (env: EnvReader) => unknown> = {
   "health-check": loadHealthCheckConfig,
   "db-stats": loadDbStatsConfig,
   "daily-report": loadDailyReportConfig,
+  "security-review": loadSecurityReviewConfig,
+  "performance-review": loadPerformanceReviewConfig,
   "rotate-app-secret": loadAppSecretRotationConfig,
   "rotate-mongodb-password": loadMongodbPasswordRotationConfig,
 };

@@ -163,7 +163,7 @@ describe("the Pulumi program under the real nodejs runner", () => {
     expect({ code, errors: engine.errors }, output).toEqual({ code: 0, errors: [] });
     const types = engine.registered.map((resource) => resource.type);
     expect(types).toContain("pulumi:pulumi:Stack");
-    expect(types.filter((type) => type === "aws:lambda/function:Function")).toHaveLength(8);
+    expect(types.filter((type) => type === "aws:lambda/function:Function")).toHaveLength(10);
     expect(readdirSync(buildDir).sort()).toEqual([...LAMBDA_NAMES].sort());
     expect(types).toContain("mongodbatlas:index/advancedCluster:AdvancedCluster");
     expect(types).toContain("aws:s3/bucket:Bucket");

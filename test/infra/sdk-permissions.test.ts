@@ -33,6 +33,7 @@ const ACTION_OF_OPERATION: Record<string, string> = {
   ListMetrics: "cloudwatch:ListMetrics",
   Publish: "sns:Publish",
   UpdateService: "ecs:UpdateService",
+  LookupEvents: "cloudtrail:LookupEvents",
 };
 
 /** The SDK's own credential providers (SSO, STS web identity, S3 Express sessions): never run in Lambda. */
@@ -59,6 +60,14 @@ const UNUSED: Partial<Record<LambdaName, { actions: string[]; why: string }>> = 
   "restore-test": {
     actions: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:PutObjectTagging", "s3:DeleteObject"],
     why: "the S3 target's writing half: the restore test only reads",
+  },
+  "daily-report": {
+    actions: ["secretsmanager:GetSecretValue"],
+    why: "reads the Sentry token only when the Sentry digest is configured (granted then; not in this stack)",
+  },
+  "performance-review": {
+    actions: ["cloudwatch:ListMetrics"],
+    why: "the metrics reader's dimension listing: the monthly trends read fixed dimensions only",
   },
 };
 

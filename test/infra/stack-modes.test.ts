@@ -15,12 +15,12 @@ describe("network and storage options", () => {
     ).toHaveLength(1);
     expect(ofType(resources, "mongodbatlas:index/projectIpAccessList:ProjectIpAccessList")).toEqual([]);
     expect(outputs.atlasHost).toBe(PRIVATE_SRV.replace("mongodb+srv://", ""));
-    // The rotation service account still calls the Admin API from the NAT IP only.
+    // The rotation and review service accounts still call the Admin API from the NAT IP only.
     const adminIp = ofType(
       resources,
       "mongodbatlas:index/projectServiceAccountAccessListEntry:ProjectServiceAccountAccessListEntry",
     );
-    expect(adminIp.map((e) => e.inputs.ipAddress)).toEqual([NAT_IP]);
+    expect(adminIp.map((e) => e.inputs.ipAddress)).toEqual([NAT_IP, NAT_IP, NAT_IP]);
   });
 
   it("public-unsafe: no VPC, and the policy pack still flags the open access list", async () => {

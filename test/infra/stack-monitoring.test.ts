@@ -86,12 +86,16 @@ describe("monitoring", () => {
     expect(titles).toEqual([
       "Health check (1 = up)",
       "Health check latency (ms)",
+      "Atlas primary: CPU % and resident memory (MB)",
+      "Atlas primary: connections and operations per second",
+      "Atlas primary: query targeting (scanned per returned) and disk",
       "TLS certificate days left",
       "Backup size and documents",
       "Newest backup age, hours (RPO)",
       "Restore test: duration ms (RTO) and restored backup age",
       "Database size (bytes)",
       "New documents per day",
+      "Security review (weekly findings)",
       "Lambda errors",
       "Lambda duration (ms, max)",
     ]);

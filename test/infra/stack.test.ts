@@ -38,6 +38,9 @@ describe("schedules", () => {
       "opendev-health-check": "rate(5 minutes)",
       "opendev-db-stats": "cron(30 6 * * ? *)",
       "opendev-daily-report": "cron(0 9 * * ? *)",
+      "opendev-security-review": "cron(0 7 ? * MON *)",
+      "opendev-performance-review-daily": "cron(0 7 * * ? *)",
+      "opendev-performance-review-monthly": "cron(0 8 3 * ? *)",
     });
     for (const schedule of Object.values(schedules)) {
       expect(schedule.scheduleExpressionTimezone).toBe("Europe/Berlin");
@@ -221,7 +224,7 @@ describe("IAM", () => {
 describe("Lambdas", () => {
   it("run Node 22 on arm64 with per-job sizing, JSON logs and a log group with retention", () => {
     const functions = ofType(resources, FN);
-    expect(functions).toHaveLength(8);
+    expect(functions).toHaveLength(10);
     for (const fn of functions) {
       expect(fn.inputs).toMatchObject({
         runtime: "nodejs22.x",
@@ -236,7 +239,7 @@ describe("Lambdas", () => {
     });
     expect(functionNamed("opendev-health-check").inputs).toMatchObject({ memorySize: 256, timeout: 60 });
     const logGroups = ofType(resources, "aws:cloudwatch/logGroup:LogGroup");
-    expect(logGroups.map((g) => g.inputs.retentionInDays)).toEqual(Array(8).fill(90));
+    expect(logGroups.map((g) => g.inputs.retentionInDays)).toEqual(Array(10).fill(90));
   });
 
   it("get the environment the shared contract names", () => {
@@ -275,8 +278,11 @@ describe("Lambdas", () => {
     expect(inVpc).toEqual([
       "opendev-backup",
       "opendev-db-stats",
+      "opendev-performance-review",
       "opendev-restore-test",
       "opendev-rotate-mongodb-password",
+      // The reviews call the Atlas Admin API, whose service accounts accept only the NAT gateway's address.
+      "opendev-security-review",
     ]);
   });
 });

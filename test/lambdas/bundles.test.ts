@@ -13,6 +13,8 @@ import {
 } from "../../lambdas/bundle";
 import { testEnv, uniqueName } from "../support/env";
 import { createBucket, createSecret, createTopicWithQueue, credentialsFor } from "./support/aws";
+import { startFakeCloudTrail } from "../support/fake-cloudtrail";
+import { clusterNodes, startAtlasReviewFixture } from "./support/atlas-reviews";
 import { startServer, type TestServer } from "./support/http-server";
 import { applyEnv, captureOutput, invoke, metricValue, type Env, type Handler } from "./support/invoke";
 
@@ -143,6 +145,45 @@ describe("Lambda bundles", () => {
     expect(run.error).toBeUndefined();
     const [sent] = await topic.receive();
     expect(sent!.Subject).toMatch(/^\[bundled\] maintenance report /);
+  });
+
+  it("security-review and performance-review bundles read Atlas and CloudTrail and mail their review", async () => {
+    const atlas = await startAtlasReviewFixture([
+      "GROUP_READ_ONLY",
+      "GROUP_MONITORING_ADMIN",
+      "GROUP_OBSERVABILITY_VIEWER",
+    ]);
+    const trail = await startFakeCloudTrail();
+    try {
+      atlas.state.processes.push(...clusterNodes());
+      atlas.state.accessLogs.push({
+        authResult: false,
+        username: "x",
+        ipAddress: "192.0.2.1",
+        timestamp: new Date().toISOString(),
+      });
+      const topic = await createTopicWithQueue(uniqueName("bundles-reviews"));
+      const security = await invokeBundle(
+        "security-review",
+        { ...atlas.env, SECURITY_TOPIC_ARN: topic.topicArn, AWS_ENDPOINT_URL_CLOUDTRAIL: trail.url },
+        {},
+      );
+      expect(security.error).toBeUndefined();
+      expect(metricValue(security, "FailedLogins")).toBe(1);
+      expect(trail.requests).toHaveLength(1);
+      const performance = await invokeBundle(
+        "performance-review",
+        { ...atlas.env, REPORT_TOPIC_ARN: topic.topicArn, METRICS_NAMESPACE: "BundleTest" },
+        { review: "monthly" },
+      );
+      expect(performance.error).toBeUndefined();
+      const subjects = (await topic.receive()).map((m) => m.Subject);
+      expect(subjects.length).toBeGreaterThan(0);
+      expect(subjects[0]).toMatch(/^\[bundled\] weekly security review: /);
+    } finally {
+      await trail.close();
+      await atlas.atlas.close();
+    }
   });
 
   it("rotation bundles load and export a handler", async () => {

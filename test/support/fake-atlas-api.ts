@@ -35,6 +35,8 @@ export interface FakeAtlasOptions {
   backend: DatabaseUserBackend;
   apiKey?: { publicKey: string; privateKey: string };
   serviceAccount?: { clientId: string; clientSecret: string };
+  /** Further read endpoints (test/support/fake-atlas-reads.ts): an answer, or undefined to fall through. */
+  readRoutes?: (method: string, url: URL) => [number, unknown] | undefined;
 }
 
 export interface RecordedRequest {
@@ -129,7 +131,8 @@ export async function startFakeAtlasApi(options: FakeAtlasOptions): Promise<Fake
       if (!failure.afterApplying)
         return reply(failure.status, apiError(failure.status, "INJECTED", "injected"));
     }
-    const [status, json] = await route(req.method ?? "", url.pathname, body);
+    const [status, json] =
+      options.readRoutes?.(req.method ?? "", url) ?? (await route(req.method ?? "", url.pathname, body));
     if (failure)
       return reply(failure.status, apiError(failure.status, "INJECTED", "injected after applying"));
     return reply(status, json);

@@ -94,6 +94,14 @@ export async function collectDatabaseStats(
   return { databases, newDocuments, indexUsage, windowStart };
 }
 
+/** Only the unused-index part (the monthly performance review): every given database, or all user ones. */
+export async function findUnusedIndexes(client: MongoClient, databases: string[]): Promise<IndexUsage> {
+  const names = databases.length ? databases : await listUserDatabases(client);
+  const usage: IndexUsage = { unused: [], skipped: [] };
+  for (const name of names) await collectIndexUsage(client.db(name), usage);
+  return usage;
+}
+
 async function listUserDatabases(client: MongoClient): Promise<string[]> {
   const { databases } = await client.db("admin").admin().listDatabases({ nameOnly: true });
   return databases

@@ -3,6 +3,8 @@
  * says at a glance whether anything needs attention.
  */
 
+import type { SentryDigest } from "../sentry/sentry-issues";
+
 export type BackupKind = "daily" | "weekly" | "monthly";
 
 export interface DailyReportFigures {
@@ -17,6 +19,8 @@ export interface DailyReportFigures {
   restoreTest?: { ok: boolean; at: Date; rtoMs?: number; backupAgeHours?: number };
   /** Sidecars the latest backup or verification run had to skip because they cannot be read. */
   unreadableSidecars?: number;
+  /** The application's Sentry, when configured: its digest, or why it could not be read. */
+  sentry?: { digest?: SentryDigest; error?: string; spikeEvents: number };
 }
 
 export interface DailyReport {
@@ -83,6 +87,8 @@ export function formatDailyReport(figures: DailyReportFigures, timeZone: string)
     if (health.tlsCertDaysLeft < MIN_TLS_DAYS) problems.push("TLS certificate expires soon");
   }
 
+  if (figures.sentry) sentryLines(figures.sentry, lines, problems);
+
   lines.push("", "Data");
   for (const figure of figures.newDocuments) {
     lines.push(`  new in ${figure.database}.${figure.collection}: ${figure.documents}`);
@@ -117,6 +123,30 @@ export function formatDailyReport(figures: DailyReportFigures, timeZone: string)
     .replace(/[^\x20-\x7e]/g, "?")
     .slice(0, 100);
   return { subject, message: lines.join("\n") + "\n", problems };
+}
+
+function sentryLines(
+  sentry: NonNullable<DailyReportFigures["sentry"]>,
+  lines: string[],
+  problems: string[],
+): void {
+  lines.push("", "Application errors (Sentry)");
+  const { digest } = sentry;
+  if (!digest) {
+    lines.push(`  could not be read: ${sentry.error ?? "unknown error"}`);
+    problems.push("Sentry could not be read");
+    return;
+  }
+  lines.push(
+    `  events: ${digest.events}, new issues: ${digest.newIssues}, unresolved issues with events: ${digest.unresolvedIssues}`,
+  );
+  for (const issue of digest.top) {
+    lines.push(`  ${issue.shortId}${issue.isNew ? " (new)" : ""}: ${issue.events} events, ${issue.title}`);
+  }
+  if (digest.truncated) lines.push("  (more issues than one report reads: see Sentry)");
+  if (digest.events > sentry.spikeEvents) {
+    problems.push(`${digest.events} Sentry events in 24 hours (spike threshold ${sentry.spikeEvents})`);
+  }
 }
 
 /** Throws RangeError for an unknown IANA time zone. */

@@ -110,6 +110,15 @@ export class AtlasAdminApi {
     );
   }
 
+  /**
+   * A read of any v2 path (the reviews' access history, events, measurements, Performance Advisor); a 403
+   * names `requiredRole`, the project role the documentation gives for that resource.
+   */
+  async getJson(path: string, query: URLSearchParams, requiredRole: string): Promise<unknown> {
+    const search = query.toString();
+    return this.call("GET", search ? `${path}?${search}` : path, undefined, { requiredRole });
+  }
+
   private userPath(username: string): string {
     const group = encodeURIComponent(this.options.projectId);
     return `/api/atlas/v2/groups/${group}/databaseUsers/${AUTH_DATABASE}/${encodeURIComponent(username)}`;
@@ -119,7 +128,7 @@ export class AtlasAdminApi {
     method: string,
     path: string,
     body: unknown,
-    { allowNotFound = false } = {},
+    { allowNotFound = false, requiredRole = "Project Database Access Admin" } = {},
   ): Promise<unknown> {
     const what = `Atlas Admin API ${method} ${path}`;
     for (let attempt = 1; ; attempt++) {
@@ -143,17 +152,26 @@ export class AtlasAdminApi {
         await sleep(this.backoff(attempt, response.headers.get("retry-after")));
         continue;
       }
-      throw new AtlasApiError(this.explain(what, response.status, detail, attempt), response.status);
+      throw new AtlasApiError(
+        this.explain(what, response.status, detail, attempt, requiredRole),
+        response.status,
+      );
     }
   }
 
-  private explain(what: string, status: number, detail: string, attempts: number): string {
+  private explain(
+    what: string,
+    status: number,
+    detail: string,
+    attempts: number,
+    requiredRole: string,
+  ): string {
     const project = `project ${this.options.projectId}`;
     switch (status) {
       case 401:
         return `${what}: Atlas rejected the credentials from ${this.options.credentialsSource} (401)${detail}`;
       case 403:
-        return `${what}: the credentials from ${this.options.credentialsSource} lack the Project Database Access Admin role on ${project} (403)${detail}`;
+        return `${what}: the credentials from ${this.options.credentialsSource} lack the ${requiredRole} role on ${project} (403)${detail}`;
       case 404:
         return `${what}: not found in ${project} (404; check ATLAS_PROJECT_ID and the user name)${detail}`;
       default:
