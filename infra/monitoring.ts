@@ -110,6 +110,7 @@ export class Monitoring extends pulumi.ComponentResource {
         treatMissingData: spec.treatMissingData,
         alarmActions: [topic.arn],
         okActions: [topic.arn],
+        insufficientDataActions: spec.notifyOnNoData ? [topic.arn] : undefined,
       },
       { parent: this },
     );
