@@ -295,7 +295,9 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
     environment: restartEnvironment,
     statements: statements(rotateGrants(appSecrets), restartGrants),
   });
-  for (const secret of dbSecretList) secret.rotateWith(rotateMongo, rotation.databasePasswordDays);
+  for (const secret of dbSecretList) {
+    secret.rotateWith(rotateMongo, rotation.databasePasswordDays, [database, atlasAdminSecret]);
+  }
   for (const secret of appSecrets) secret.rotateWith(rotateApp, rotation.appSecretDays);
 
   const functions: Record<JobName, pulumi.Output<string>> = {

@@ -125,24 +125,41 @@ export function databasePasswordRotation(options: DatabasePasswordRotationOption
 
     async testPending(pending, _current, secretId) {
       const next = parseDatabaseCredentials(pending, `${secretId} (AWSPENDING)`);
-      const deadline = Date.now() + loginWaitMs;
-      for (;;) {
-        try {
-          await checkCredentialsRead(next);
-          return;
-        } catch (error) {
-          const authFailed =
-            isAuthenticationError(error) ||
-            (error instanceof MongoConnectError && error.isAuthenticationFailure);
-          if (!authFailed || Date.now() + loginRetryDelayMs > deadline) {
-            const detail = error instanceof Error ? error.message : String(error);
-            throw new RotationError(
-              `pending credentials of secret ${secretId} (user ${next.username}) do not work: ${detail}`,
-            );
-          }
-          await new Promise((resolve) => setTimeout(resolve, loginRetryDelayMs));
-        }
+      await waitForLogin(next, `pending credentials of secret ${secretId}`);
+    },
+
+    /**
+     * What a rotation will need: the current credentials log in (network path, user, password) and the
+     * Atlas Admin API credentials can read the user (they will change its password).
+     */
+    async testConfiguration(current, secretId) {
+      const now = parseDatabaseCredentials(current, secretId);
+      await waitForLogin(now, `current credentials of secret ${secretId}`);
+      if (!(await options.atlas.getDatabaseUser(now.username))) {
+        throw new RotationError(
+          `Atlas has no database user ${now.username} (current user of secret ${secretId})`,
+        );
       }
     },
   };
+
+  /** Logs in and reads, waiting while Atlas applies a user change (authentication errors only). */
+  async function waitForLogin(credentials: DatabaseCredentials, label: string): Promise<void> {
+    const deadline = Date.now() + loginWaitMs;
+    for (;;) {
+      try {
+        await checkCredentialsRead(credentials);
+        return;
+      } catch (error) {
+        const authFailed =
+          isAuthenticationError(error) ||
+          (error instanceof MongoConnectError && error.isAuthenticationFailure);
+        if (!authFailed || Date.now() + loginRetryDelayMs > deadline) {
+          const detail = error instanceof Error ? error.message : String(error);
+          throw new RotationError(`${label} (user ${credentials.username}) do not work: ${detail}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, loginRetryDelayMs));
+      }
+    }
+  }
 }
