@@ -41,6 +41,31 @@ export function srvHost(connectionString: string): string {
 }
 
 /**
+ * The SRV host of the cluster behind one VPC endpoint. Never the public host instead: in privatelink mode the
+ * jobs' secrets must point at the endpoint, and a silent fallback would hand out a host the access list may
+ * not let them reach.
+ */
+export function privateEndpointHost(
+  connectionStrings: {
+    standardSrv?: string;
+    privateEndpoints?: { srvConnectionString?: string; endpoints?: { endpointId?: string }[] }[];
+  },
+  vpcEndpointId: string,
+  clusterName: string,
+): string {
+  const entry = (connectionStrings.privateEndpoints ?? []).find((e) =>
+    (e.endpoints ?? []).some((endpoint) => endpoint.endpointId === vpcEndpointId),
+  );
+  if (!entry?.srvConnectionString) {
+    throw new Error(
+      `Atlas reports no private connection string of cluster ${clusterName} for VPC endpoint ${vpcEndpointId}; ` +
+        "refusing to fall back to the public host (run `pulumi refresh` once the endpoint is AVAILABLE, then `pulumi up`)",
+    );
+  }
+  return srvHost(entry.srvConnectionString);
+}
+
+/**
  * Atlas' snapshot policy: daily snapshots kept `dailyDays`, weekly ones at least 4 weeks and monthly ones at
  * least 12 months. Atlas refuses a less frequent item that keeps snapshots for less time than a more frequent
  * one, so long daily retention lengthens the weekly and monthly ones too.
@@ -103,6 +128,13 @@ export class AtlasDatabase extends pulumi.ComponentResource {
       parent,
     );
 
+    // The endpoint first, the cluster after it (as the provider's PrivateLink example does): a cluster
+    // created in parallel has no private connection string yet.
+    const privateLink =
+      config.network.mode === "privatelink" && args.privateLink
+        ? this.privateLink(name, args, project, args.privateLink)
+        : undefined;
+
     const computeScaling = atlas.maxInstanceSize !== undefined;
     const cluster = new mongodbatlas.AdvancedCluster(
       `${name}-cluster`,
@@ -139,6 +171,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
       },
       {
         parent: this,
+        dependsOn: privateLink ? [privateLink.attachment] : [],
         // Auto-scaling changes disk (and tier) in Atlas; the next `pulumi up` must not shrink them back.
         ignoreChanges: [
           "replicationSpecs[0].regionConfigs[0].electableSpecs.diskSizeGb",
@@ -147,7 +180,14 @@ export class AtlasDatabase extends pulumi.ComponentResource {
       },
     );
 
-    this.host = this.networkPath(name, args, project, cluster);
+    this.accessList(name, args, project);
+    this.host = privateLink
+      ? pulumi
+          .all([cluster.connectionStrings, privateLink.vpcEndpointId, cluster.name])
+          .apply(([strings, endpointId, clusterName]) =>
+            privateEndpointHost(strings, endpointId, clusterName),
+          )
+      : cluster.connectionStrings.apply((c) => srvHost(c.standardSrv));
 
     new mongodbatlas.CloudBackupSchedule(
       `${name}-snapshots`,
@@ -233,16 +273,16 @@ export class AtlasDatabase extends pulumi.ComponentResource {
     this.registerOutputs({ projectId: this.projectId, clusterName: this.clusterName, host: this.host });
   }
 
-  /** Who may connect: the NAT IP (default), a PrivateLink endpoint, or, only when forced, everyone. */
-  private networkPath(
-    name: string,
-    args: AtlasDatabaseArgs,
-    project: mongodbatlas.Project,
-    cluster: mongodbatlas.AdvancedCluster,
-  ): pulumi.Output<string> {
+  /**
+   * Who may connect by IP: the NAT IP (nat mode, and privatelink mode while atlasNatAccessWithPrivateLink
+   * keeps it for secrets that still name the public host), the application's CIDRs, or, only when forced,
+   * everyone.
+   */
+  private accessList(name: string, args: AtlasDatabaseArgs, project: mongodbatlas.Project): void {
     const { config } = args;
     const parent = { parent: this };
-    if (config.network.mode === "public-unsafe") {
+    const network = config.network;
+    if (network.mode === "public-unsafe") {
       new mongodbatlas.ProjectIpAccessList(
         `${name}-anywhere`,
         {
@@ -252,7 +292,10 @@ export class AtlasDatabase extends pulumi.ComponentResource {
         },
         parent,
       );
-    } else if (args.jobsPublicIp && config.network.mode === "nat") {
+    } else if (
+      args.jobsPublicIp &&
+      (network.mode === "nat" || (network.mode === "privatelink" && network.natAccessWithPrivateLink))
+    ) {
       new mongodbatlas.ProjectIpAccessList(
         `${name}-jobs`,
         {
@@ -263,7 +306,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
         parent,
       );
     }
-    config.network.appAccessCidrs.forEach(
+    network.appAccessCidrs.forEach(
       (cidrBlock, i) =>
         new mongodbatlas.ProjectIpAccessList(
           `${name}-app-${i}`,
@@ -275,16 +318,22 @@ export class AtlasDatabase extends pulumi.ComponentResource {
           parent,
         ),
     );
-    if (config.network.mode !== "privatelink" || !args.privateLink) {
-      return cluster.connectionStrings.apply((c) => srvHost(c.standardSrv));
-    }
-    const link = args.privateLink;
+  }
+
+  /** An AWS interface endpoint in the jobs' subnets, attached to the project's Atlas endpoint service. */
+  private privateLink(
+    name: string,
+    args: AtlasDatabaseArgs,
+    project: mongodbatlas.Project,
+    link: NonNullable<AtlasDatabaseArgs["privateLink"]>,
+  ): { attachment: mongodbatlas.PrivateLinkEndpointService; vpcEndpointId: pulumi.Output<string> } {
+    const parent = { parent: this };
     const service = new mongodbatlas.PrivateLinkEndpoint(
       `${name}-privatelink`,
       {
         projectId: project.id,
         providerName: "AWS",
-        region: config.awsRegion,
+        region: args.config.awsRegion,
       },
       parent,
     );
@@ -308,7 +357,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
       },
       parent,
     );
-    const attached = new mongodbatlas.PrivateLinkEndpointService(
+    const attachment = new mongodbatlas.PrivateLinkEndpointService(
       `${name}-privatelink`,
       {
         projectId: project.id,
@@ -318,9 +367,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
       },
       parent,
     );
-    return pulumi
-      .all([cluster.connectionStrings, attached.id])
-      .apply(([c]) => srvHost(c.privateEndpoints[0]?.srvConnectionString ?? c.standardSrv));
+    return { attachment, vpcEndpointId: endpoint.id };
   }
 
   /** Atlas' own alerts, mailed to the same technical contacts as the CloudWatch alarms. */

@@ -51,7 +51,13 @@ export interface AtlasOpsConfig {
   appDatabase: string;
   restoreTestDatabase: string;
   backupDatabases: string[];
-  network: { mode: NetworkMode; vpcCidr: string; appAccessCidrs: string[] };
+  network: {
+    mode: NetworkMode;
+    vpcCidr: string;
+    appAccessCidrs: string[];
+    /** privatelink only: keep the NAT IP on the access list (for secrets that still name the public host). */
+    natAccessWithPrivateLink: boolean;
+  };
   schedules: Record<ScheduleKey, string>;
   backupPrefix: string;
   retention: Record<BackupKind, number> & {
@@ -249,6 +255,7 @@ export function parseConfig(
       '"public-unsafe" opens Atlas to 0.0.0.0/0 and needs unsafeAllowAtlasAccessFromAnywhere: "true"',
     );
   }
+  const natAccessWithPrivateLink = flag("atlasNatAccessWithPrivateLink", true);
   const vpcCidr = text("vpcCidr", "10.20.0.0/16");
   check("vpcCidr", checkIpv4Cidr(vpcCidr));
   if (!checkIpv4Cidr(vpcCidr) && Number(vpcCidr.split("/")[1]) > 20)
@@ -375,7 +382,7 @@ export function parseConfig(
     appDatabase,
     restoreTestDatabase,
     backupDatabases,
-    network: { mode, vpcCidr, appAccessCidrs },
+    network: { mode, vpcCidr, appAccessCidrs, natAccessWithPrivateLink },
     schedules,
     backupPrefix,
     retention,

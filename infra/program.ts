@@ -284,6 +284,7 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
       ATLAS_ADMIN_SECRET_ID: atlasAdminSecret.secretArn,
       ATLAS_PROJECT_ID: database.projectId,
       ATLAS_API_BASE_URL: config.atlas.apiBaseUrl,
+      MONGODB_HOST: database.host,
       ...restartEnvironment,
     },
     statements: statements(rotateGrants(dbSecretList), readSecrets(atlasAdminSecret), restartGrants),

@@ -75,7 +75,10 @@ function providerOutputs(
       return {
         connectionStrings: {
           standardSrv: CLUSTER_SRV,
-          privateEndpoints: [{ srvConnectionString: PRIVATE_SRV }],
+          // The VPC endpoint of the stack (its mock id), as Atlas lists it once the endpoint is AVAILABLE.
+          privateEndpoints: [
+            { srvConnectionString: PRIVATE_SRV, endpoints: [{ endpointId: "database-privatelink-id" }] },
+          ],
         },
       };
     case "mongodbatlas:index/projectServiceAccount:ProjectServiceAccount":

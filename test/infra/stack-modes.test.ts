@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { privateEndpointHost } from "../../infra/atlas-database";
 import { atlasAccessListNotOpen } from "../../policy/rules";
-import { NAT_IP, ofType, PRIVATE_SRV } from "./mocks";
+import { CLUSTER_SRV, NAT_IP, named, ofType, plain, PRIVATE_SRV, waitsFor } from "./mocks";
 import { runStack } from "./stack-run";
 
 describe("network and storage options", () => {
@@ -13,7 +14,6 @@ describe("network and storage options", () => {
     expect(
       ofType(resources, "mongodbatlas:index/privateLinkEndpointService:PrivateLinkEndpointService"),
     ).toHaveLength(1);
-    expect(ofType(resources, "mongodbatlas:index/projectIpAccessList:ProjectIpAccessList")).toEqual([]);
     expect(outputs.atlasHost).toBe(PRIVATE_SRV.replace("mongodb+srv://", ""));
     // The rotation service account still calls the Admin API from the NAT IP only.
     const adminIp = ofType(
@@ -21,6 +21,59 @@ describe("network and storage options", () => {
       "mongodbatlas:index/projectServiceAccountAccessListEntry:ProjectServiceAccountAccessListEntry",
     );
     expect(adminIp.map((e) => e.inputs.ipAddress)).toEqual([NAT_IP]);
+  });
+
+  it("privatelink: creates the cluster after the endpoint, so its private host exists for the secrets", async () => {
+    const { resources } = await runStack({ networkMode: "privatelink" });
+    const cluster = ofType(resources, "mongodbatlas:index/advancedCluster:AdvancedCluster")[0]!;
+    const attachment = named(
+      resources,
+      "mongodbatlas:index/privateLinkEndpointService:PrivateLinkEndpointService",
+      "database-privatelink",
+    );
+    expect(waitsFor(cluster, attachment)).toBe(true);
+    const privateHost = PRIVATE_SRV.replace("mongodb+srv://", "");
+    for (const version of ofType(resources, "aws:secretsmanager/secretVersion:SecretVersion").filter((v) =>
+      v.name.startsWith("mongodb-"),
+    )) {
+      expect(JSON.parse(plain<string>(version.inputs.secretString)).host, version.name).toBe(privateHost);
+    }
+    // A later rotation moves any secret still on the public host (a stack switched from nat) to this one.
+    const rotation = ofType(resources, "aws:lambda/function:Function").find(
+      (f) => f.inputs.name === "opendev-rotate-mongodb-password",
+    );
+    expect(rotation?.inputs.environment.variables.MONGODB_HOST).toBe(privateHost);
+  });
+
+  it("privatelink: takes the host of this stack's endpoint, and never falls back to the public host", () => {
+    const strings = {
+      standardSrv: CLUSTER_SRV,
+      privateEndpoints: [
+        {
+          srvConnectionString: "mongodb+srv://other-pl-0.ab1cd.mongodb.net",
+          endpoints: [{ endpointId: "vpce-other" }],
+        },
+        { srvConnectionString: PRIVATE_SRV, endpoints: [{ endpointId: "vpce-ours" }] },
+      ],
+    };
+    expect(privateEndpointHost(strings, "vpce-ours", "opendev-cluster")).toBe(
+      PRIVATE_SRV.replace("mongodb+srv://", ""),
+    );
+    // The first up before the endpoint is AVAILABLE: a clear failure, not the public host in every secret.
+    expect(() =>
+      privateEndpointHost({ standardSrv: CLUSTER_SRV, privateEndpoints: [] }, "vpce-ours", "opendev-cluster"),
+    ).toThrow(/no private connection string .* refusing to fall back to the public host/);
+    expect(() => privateEndpointHost(strings, "vpce-missing", "opendev-cluster")).toThrow(/vpce-missing/);
+  });
+
+  it("privatelink: keeps the NAT entry for secrets that still name the public host, until told otherwise", async () => {
+    const entries = async (overrides: Record<string, string>) =>
+      ofType(
+        (await runStack({ networkMode: "privatelink", ...overrides })).resources,
+        "mongodbatlas:index/projectIpAccessList:ProjectIpAccessList",
+      ).map((e) => e.inputs.ipAddress);
+    expect(await entries({})).toEqual([NAT_IP]);
+    expect(await entries({ atlasNatAccessWithPrivateLink: "false" })).toEqual([]);
   });
 
   it("public-unsafe: no VPC, and the policy pack still flags the open access list", async () => {

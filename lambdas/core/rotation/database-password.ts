@@ -33,6 +33,11 @@ export interface DatabasePasswordRotationOptions {
   loginWaitMs?: number;
   /** Pause between login attempts while waiting. */
   loginRetryDelayMs?: number;
+  /**
+   * Where the cluster is reached now (the stack's host: the private endpoint's after a switch to
+   * PrivateLink). The pending value gets it, so a rotation moves a secret to it after proving it logs in.
+   */
+  host?: string;
 }
 
 /** The user that takes the next password: the same one, or the other of the pair. */
@@ -86,7 +91,7 @@ export function databasePasswordRotation(options: DatabasePasswordRotationOption
       const parts = {
         username: nextUsername(now.username, options.strategy),
         password,
-        host: now.host,
+        host: options.host ?? now.host,
         scheme: now.scheme,
         database: now.database,
         options: now.options,
