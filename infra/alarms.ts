@@ -1,4 +1,4 @@
-import type { AtlasOpsConfig, BackupKind } from "./config";
+import { ADMIN_SECRET_WARNING_DAYS, type AtlasOpsConfig, type BackupKind } from "./config";
 import { longestIntervalHours } from "./config-rules";
 import { metricDimensions } from "../lambdas/core/metrics-catalog";
 import type { JobName, JobSchedule, ScheduledJobName } from "./jobs";
@@ -337,4 +337,30 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
     treatMissingData: "notBreaching",
   });
   return specs;
+}
+
+/**
+ * Days left until the rotation Lambda's Atlas secret expires, computed by CloudWatch from the time of each
+ * data point of a series that always has them (the health check's invocations): red from 14 days before the
+ * expiry, green again once `pulumi up --replace` renewed the secret (the new date is in the expression).
+ */
+export function adminSecretExpiryAlarm(healthCheckFunction: string, expiresAtIso: string): AlarmSpec {
+  const expiresAt = Date.parse(expiresAtIso);
+  if (Number.isNaN(expiresAt))
+    throw new Error(`Atlas reported an unreadable secret expiry "${expiresAtIso}"`);
+  return {
+    id: "atlas-admin-secret-expiring",
+    description: `The Atlas service account secret of rotate-mongodb-password expires on ${expiresAtIso} (less than ${ADMIN_SECRET_WARNING_DAYS} days left); renew it as docs/deploy.md says, or every database-password rotation fails with 401`,
+    topic: "security",
+    expression: {
+      expression: `(${Math.floor(expiresAt / 1000)} - EPOCH(m0)) / 86400`,
+      metrics: [{ ...lambdaMetric(healthCheckFunction, "Invocations"), stat: "Sum" }],
+    },
+    period: 3600,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    comparisonOperator: "LessThanThreshold",
+    threshold: ADMIN_SECRET_WARNING_DAYS,
+    treatMissingData: "notBreaching",
+  };
 }

@@ -111,6 +111,8 @@ export class AtlasDatabase extends pulumi.ComponentResource {
   public readonly users: Record<DatabaseUserName, AtlasUser>;
   public readonly adminClientId: pulumi.Output<string>;
   public readonly adminClientSecret: pulumi.Output<string>;
+  /** When the rotation Lambda's Atlas secret expires (ISO 8601, UTC): an alarm warns 14 days ahead. */
+  public readonly adminSecretExpiresAt: pulumi.Output<string>;
 
   constructor(name: string, args: AtlasDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("atlas-ops:atlas:AtlasDatabase", name, {}, opts);
@@ -232,6 +234,9 @@ export class AtlasDatabase extends pulumi.ComponentResource {
     };
 
     // The rotation Lambda's own Atlas credentials: may manage database users of this project, nothing else.
+    // Creating the account makes Atlas generate a first secret (this provider version cannot skip it); it is
+    // never used, and the secret below cuts its life to 7 days (Atlas shortens older secrets on each new one).
+    // It stays in the state, so it is marked secret there.
     const admin = new mongodbatlas.ProjectServiceAccount(
       `${name}-rotation-admin`,
       {
@@ -241,8 +246,11 @@ export class AtlasDatabase extends pulumi.ComponentResource {
         roles: ["GROUP_DATABASE_ACCESS_ADMIN"],
         secretExpiresAfterHours: atlas.adminSecretExpiresAfterDays * 24,
       },
-      parent,
+      { parent: this, additionalSecretOutputs: ["secrets"] },
     );
+    // The one secret the Lambda uses. Atlas allows two per account and keeps expired ones, and the first slot
+    // is the account's own: a create-before-delete replacement would need a third. Delete-before-replace
+    // frees the slot first, so `pulumi up --replace` renews it every time (docs/deploy.md).
     const adminSecret = new mongodbatlas.ProjectServiceAccountSecret(
       `${name}-rotation-admin-secret`,
       {
@@ -250,7 +258,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
         clientId: admin.clientId,
         secretExpiresAfterHours: atlas.adminSecretExpiresAfterDays * 24,
       },
-      parent,
+      { parent: this, deleteBeforeReplace: true, additionalSecretOutputs: ["secret"] },
     );
     if (args.jobsPublicIp) {
       new mongodbatlas.ProjectServiceAccountAccessListEntry(
@@ -265,6 +273,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
     }
     this.adminClientId = admin.clientId;
     this.adminClientSecret = pulumi.secret(adminSecret.secret);
+    this.adminSecretExpiresAt = adminSecret.expiresAt;
 
     this.alerts(name, config, project.id);
 

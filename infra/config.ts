@@ -101,6 +101,9 @@ export const SCHEDULE_DEFAULTS: Record<ScheduleKey, string> = {
   dailyReport: "cron(0 9 * * ? *)",
 };
 
+/** The Atlas admin secret's expiry alarm fires this many days ahead (to the security contacts). */
+export const ADMIN_SECRET_WARNING_DAYS = 14;
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid stack configuration:\n  ${problems.join("\n  ")}`);
@@ -377,7 +380,13 @@ export function parseConfig(
       terminationProtection: flag("atlasTerminationProtection", true),
       snapshotRetentionDays: integer("atlasSnapshotRetentionDays", 7, 1, 365),
       apiBaseUrl: text("atlasApiBaseUrl", "https://cloud.mongodb.com"),
-      adminSecretExpiresAfterDays: integer("atlasAdminSecretExpiresAfterDays", 90, 8, 365),
+      // Above the 14-day warning of its expiry alarm, which would otherwise be red from the first day.
+      adminSecretExpiresAfterDays: integer(
+        "atlasAdminSecretExpiresAfterDays",
+        90,
+        ADMIN_SECRET_WARNING_DAYS + 1,
+        365,
+      ),
     },
     appDatabase,
     restoreTestDatabase,

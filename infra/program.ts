@@ -130,6 +130,7 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
 
   const monitoring = new Monitoring("monitoring", {
     config,
+    adminSecretExpiresAt: database.adminSecretExpiresAt,
     jobs: [
       ...(
         ["backup", "verify-backup", "restore-test", "health-check", "db-stats", "daily-report"] as const

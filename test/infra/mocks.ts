@@ -4,6 +4,7 @@ export const ACCOUNT_ID = "123456789012";
 export const REGION = "eu-central-1";
 export const NAT_IP = "203.0.113.10";
 export const CLUSTER_SRV = "mongodb+srv://opendev-cluster.ab1cd.mongodb.net";
+export const ADMIN_SECRET_EXPIRES_AT = "2027-03-02T01:00:00Z";
 export const PRIVATE_SRV = "mongodb+srv://opendev-cluster-pl-0.ab1cd.mongodb.net";
 
 /** What the AWS provider answers for the data sources the program reads (undefined for any other token). */
@@ -82,9 +83,10 @@ function providerOutputs(
         },
       };
     case "mongodbatlas:index/projectServiceAccount:ProjectServiceAccount":
-      return { clientId: "mdb_sa_id_rotation" };
+      // Atlas generates a first secret with the account (returned once, at creation).
+      return { clientId: "mdb_sa_id_rotation", secrets: [{ secret: "mdb_sa_sk_initial-of-the-account" }] };
     case "mongodbatlas:index/projectServiceAccountSecret:ProjectServiceAccountSecret":
-      return { secret: "mdb_sa_sk_generated-by-atlas" };
+      return { secret: "mdb_sa_sk_generated-by-atlas", expiresAt: ADMIN_SECRET_EXPIRES_AT };
     case "mongodbatlas:index/privateLinkEndpoint:PrivateLinkEndpoint":
       return { endpointServiceName: "com.amazonaws.vpce.eu-central-1.vpce-svc-1", privateLinkId: "pl-1" };
     case "random:index/randomPassword:RandomPassword":

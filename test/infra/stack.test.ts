@@ -3,7 +3,17 @@ import type { PolicyDocument, PolicyStatement } from "../../infra/iam";
 import { snapshotPolicyItems } from "../../infra/atlas-database";
 import { ACTIONS_WITHOUT_RESOURCE_LEVEL } from "../../infra/iam";
 import { parseDatabaseCredentials } from "../../lambdas/core/mongo/credentials";
-import { CLUSTER_SRV, isSecret, NAT_IP, named, ofType, plain, type RecordedResource } from "./mocks";
+import {
+  ADMIN_SECRET_EXPIRES_AT,
+  CLUSTER_SRV,
+  isSecret,
+  NAT_IP,
+  named,
+  ofType,
+  plain,
+  type RecordedResource,
+  waitsFor,
+} from "./mocks";
 import { runStack, type StackRun } from "./stack-run";
 
 let run: StackRun;
@@ -422,6 +432,72 @@ describe("Atlas", () => {
     const monthlyDays = (long.policyItemMonthlies[0]?.retentionValue ?? 0) * 28;
     expect(weeklyDays).toBeGreaterThanOrEqual(365);
     expect(monthlyDays).toBeGreaterThanOrEqual(weeklyDays);
+  });
+
+  it("gives the rotation Lambda one Atlas secret that `pulumi up --replace` can renew (delete before replace)", () => {
+    const account = named(
+      resources,
+      "mongodbatlas:index/projectServiceAccount:ProjectServiceAccount",
+      "database-rotation-admin",
+    );
+    const secret = named(
+      resources,
+      "mongodbatlas:index/projectServiceAccountSecret:ProjectServiceAccountSecret",
+      "database-rotation-admin-secret",
+    );
+    // Two slots per account, expired secrets kept, the first taken by the account's own: a replacement that
+    // created the new secret before deleting the old one would need a third.
+    expect(secret.options.deleteBeforeReplace).toBe(true);
+    expect(secret.options.additionalSecretOutputs).toContain("secret");
+    expect(account.options.additionalSecretOutputs).toContain("secrets");
+    const stored = JSON.parse(
+      plain<string>(
+        named(resources, "aws:secretsmanager/secretVersion:SecretVersion", "atlas-admin-initial").inputs
+          .secretString,
+      ),
+    );
+    expect(stored).toEqual({ clientId: "mdb_sa_id_rotation", clientSecret: "mdb_sa_sk_generated-by-atlas" });
+  });
+
+  it("warns the security contacts 14 days before that secret expires, and clears once it is renewed", () => {
+    const alarm = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").find(
+      (a) => a.inputs.name === "opendev-atlas-admin-secret-expiring",
+    )?.inputs;
+    const topics = Object.fromEntries(
+      ofType(resources, "aws:sns/topic:Topic").map((t) => [t.inputs.name, t.state.arn]),
+    );
+    expect(alarm).toMatchObject({
+      comparisonOperator: "LessThanThreshold",
+      threshold: 14,
+      treatMissingData: "notBreaching",
+      alarmActions: [topics["opendev-security-alerts"]],
+    });
+    expect(alarm?.metricQueries[0].expression).toBe(
+      `(${Date.parse(ADMIN_SECRET_EXPIRES_AT) / 1000} - EPOCH(m0)) / 86400`,
+    );
+    expect(alarm?.metricQueries[1].metric).toMatchObject({
+      metricName: "Invocations",
+      dimensions: { FunctionName: "opendev-health-check" },
+    });
+    expect(alarm?.alarmDescription).toContain(ADMIN_SECRET_EXPIRES_AT);
+  });
+
+  it("turns database-password rotation on only once what its first test needs exists", () => {
+    const rotation = named(
+      resources,
+      "aws:secretsmanager/secretRotation:SecretRotation",
+      "mongodb-app-rotation",
+    );
+    for (const [type, name] of [
+      ["aws:secretsmanager/secretVersion:SecretVersion", "atlas-admin-initial"],
+      ["mongodbatlas:index/databaseUser:DatabaseUser", "database-app"],
+      [
+        "mongodbatlas:index/projectServiceAccountAccessListEntry:ProjectServiceAccountAccessListEntry",
+        "database-rotation-admin-ip",
+      ],
+    ] as const) {
+      expect(waitsFor(rotation, named(resources, type, name)), name).toBe(true);
+    }
   });
 
   it("mails Atlas alerts to the technical contacts", () => {
