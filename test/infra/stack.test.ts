@@ -88,15 +88,43 @@ describe("backup storage", () => {
     )[0];
     const rules = lifecycle?.inputs.rules as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
     const byPrefix = Object.fromEntries(
-      rules.filter((r) => r.expiration).map((r) => [r.filter.prefix, r.expiration.days]),
+      rules.filter((r) => r.expiration?.days).map((r) => [r.filter.prefix, r.expiration.days]),
     );
     expect(byPrefix).toEqual({ "daily/": 30, "weekly/": 90, "monthly/": 365 });
     expect(
-      rules.filter((r) => r.expiration).every((r) => r.noncurrentVersionExpiration.noncurrentDays === 7),
+      rules
+        .filter((r) => r.expiration?.days)
+        .every((r) => r.noncurrentVersionExpiration.noncurrentDays === 7),
     ).toBe(true);
     expect(rules.find((r) => r.abortIncompleteMultipartUpload)?.abortIncompleteMultipartUpload).toEqual({
       daysAfterInitiation: 1,
     });
+  });
+
+  it("removes the delete markers that expiry leaves behind once their versions are gone", () => {
+    const rules = ofType(resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[0]
+      ?.inputs.rules as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const markers = rules.filter((r) => r.expiration?.expiredObjectDeleteMarker === true);
+    // S3 refuses the flag beside `days`: one rule of its own, over the whole backup prefix.
+    expect(markers).toEqual([
+      {
+        id: "remove-expired-delete-markers",
+        status: "Enabled",
+        filter: { prefix: "" },
+        expiration: { expiredObjectDeleteMarker: true },
+      },
+    ]);
+  });
+
+  it("protects the backup key and its alias like the bucket, and keeps them if the stack is destroyed", () => {
+    const key = ofType(resources, "aws:kms/key:Key")[0]!;
+    const alias = ofType(resources, "aws:kms/alias:Alias")[0]!;
+    const bucket = ofType(resources, "aws:s3/bucket:Bucket")[0]!;
+    expect(bucket.options.protect).toBe(true);
+    for (const resource of [key, alias]) {
+      expect(resource.options, resource.type).toMatchObject({ protect: true, retainOnDelete: true });
+    }
+    expect(key.inputs.deletionWindowInDays).toBe(30);
   });
 
   it("encrypts with a rotating customer-managed key, versions, blocks public access and denies plain HTTP", () => {
