@@ -5,6 +5,12 @@ import * as random from "@pulumi/random";
 import { scratchDatabaseName } from "../lambdas/core/restore-test/scratch";
 import type { AtlasOpsConfig } from "./config";
 
+/**
+ * The comment of the one access-list entry `public-unsafe` mode creates: the policy pack lets exactly this
+ * explicitly requested entry through with a warning, and still blocks any other open entry.
+ */
+export const UNSAFE_ACCESS_COMMENT = "UNSAFE: unsafeAllowAtlasAccessFromAnywhere is set";
+
 export type DatabaseUserName = "app" | "backup" | "restoreTest";
 
 export interface DatabaseRole {
@@ -297,7 +303,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
         {
           projectId: project.id,
           cidrBlock: "0.0.0.0/0",
-          comment: "UNSAFE: unsafeAllowAtlasAccessFromAnywhere is set",
+          comment: UNSAFE_ACCESS_COMMENT,
         },
         parent,
       );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { privateEndpointHost } from "../../infra/atlas-database";
-import { atlasAccessListNotOpen } from "../../policy/rules";
+import { atlasOpenOnPurpose, RULES } from "../../policy/rules";
 import { CLUSTER_SRV, NAT_IP, named, ofType, plain, PRIVATE_SRV, waitsFor } from "./mocks";
 import { runStack } from "./stack-run";
 
@@ -76,7 +76,7 @@ describe("network and storage options", () => {
     expect(await entries({ atlasNatAccessWithPrivateLink: "false" })).toEqual([]);
   });
 
-  it("public-unsafe: no VPC, and the policy pack still flags the open access list", async () => {
+  it("public-unsafe: no VPC; the policy pack lets the requested open entry through, with a warning", async () => {
     const { resources } = await runStack({
       networkMode: "public-unsafe",
       unsafeAllowAtlasAccessFromAnywhere: "true",
@@ -85,10 +85,12 @@ describe("network and storage options", () => {
     expect(ofType(resources, "aws:lambda/function:Function").filter((f) => f.inputs.vpcConfig)).toEqual([]);
     const entries = ofType(resources, "mongodbatlas:index/projectIpAccessList:ProjectIpAccessList");
     expect(entries.map((e) => e.inputs.cidrBlock)).toEqual(["0.0.0.0/0"]);
-    const violations = atlasAccessListNotOpen(
-      resources.map((r) => ({ type: r.type, name: r.name, props: r.state })),
-    );
-    expect(violations).toHaveLength(1);
+    const stack = resources.map((r) => ({ type: r.type, name: r.name, props: r.state }));
+    // The config check and the mandatory rules agree: the mode the config allows can be deployed.
+    for (const { name, rule, enforcementLevel } of RULES) {
+      if (enforcementLevel !== "advisory") expect(rule(stack), name).toEqual([]);
+    }
+    expect(atlasOpenOnPurpose(stack)).toHaveLength(1);
   });
 
   it("object lock, cold storage, a prefix, app access CIDRs and an ECS restart reach their resources", async () => {
