@@ -194,6 +194,28 @@ describe("IAM", () => {
     ]);
   });
 
+  it("runs one backup and one restore test at a time, so two deliveries of a run never write side by side", () => {
+    const reserved = Object.fromEntries(
+      ofType(resources, FN).map((f) => [f.inputs.name, f.inputs.reservedConcurrentExecutions]),
+    );
+    expect(reserved).toMatchObject({ "opendev-backup": 1, "opendev-restore-test": 1 });
+    // The others keep the account's shared pool (reserving for them would only eat the account quota).
+    for (const job of ["verify-backup", "health-check", "db-stats", "daily-report", "rotate-app-secret"]) {
+      expect(reserved[`opendev-${job}`], job).toBeUndefined();
+    }
+    // A failed copy cannot delete what another copy committed: no delete action, and an explicit deny.
+    for (const job of ["backup", "restore-test", "verify-backup"]) {
+      const doc = jobPolicy(job);
+      expect(
+        actionsOf(allows(doc)).filter((a) => /^s3:(Delete|\*)/.test(a)),
+        job,
+      ).toEqual([]);
+    }
+    const deny = jobPolicy("backup").Statement.find((s) => s.Sid === "NeverDeleteBackups");
+    expect(deny).toMatchObject({ Effect: "Deny", Resource: [bucketArn, `${bucketArn}/*`] });
+    expect(deny?.Action).toEqual(expect.arrayContaining(["s3:DeleteObject", "s3:DeleteObjectVersion"]));
+  });
+
   it("lets the backup job read the sidecars it checks before writing a scheduled run again", () => {
     const read = jobPolicy("backup").Statement.find((s) => s.Sid === "ReadSidecars");
     expect(read).toMatchObject({ Effect: "Allow", Action: ["s3:GetObject"], Resource: [`${bucketArn}/*`] });
