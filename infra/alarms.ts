@@ -1,5 +1,6 @@
 import { ADMIN_SECRET_WARNING_DAYS, type AtlasOpsConfig, type BackupKind } from "./config";
 import { longestIntervalHours } from "./config-rules";
+import { hasDaylightSaving } from "./dst";
 import { metricDimensions } from "../lambdas/core/metrics-catalog";
 import type { JobName, JobSchedule, ScheduledJobName } from "./jobs";
 
@@ -86,8 +87,19 @@ export interface MonitoredJob {
   schedules: JobSchedule[];
 }
 
-export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmSpec[] {
+export function alarmSpecs(
+  config: AtlasOpsConfig,
+  jobs: MonitoredJob[],
+  now: number = Date.now(),
+): AlarmSpec[] {
   const app = config.appName;
+  // A schedule runs by the local clock: in a zone with daylight saving time the day it falls back lasts 25
+  // hours, so a daily (or longer) gap between two runs can be an hour longer than the cron says.
+  const dstHour = hasDaylightSaving(config.timeZone, now) ? 1 : 0;
+  const localInterval = (expression: string) => {
+    const hours = longestIntervalHours(expression);
+    return hours >= 24 ? hours + dstHour : hours;
+  };
   // Through the metrics catalog: a metric or dimension set no handler emits fails here, not silently in AWS.
   function jobMetric(job: JobName, metricName: string, extra?: Record<string, string>): MetricRef;
   function jobMetric(job: JobName, metricName: string | undefined): MetricRef | undefined;
@@ -202,7 +214,7 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
       });
     }
     if (schedules.length === 0) continue;
-    const interval = Math.min(...schedules.map((s) => longestIntervalHours(s.expression)));
+    const interval = Math.min(...schedules.map((s) => localInterval(s.expression)));
     const window = missedRunWindow(
       interval,
       job === "health-check" ? 10 : config.alarms.missedRunSlackMinutes,
@@ -282,7 +294,7 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
     monthly: config.schedules.backupMonthly,
   };
   for (const [kind, expression] of Object.entries(backupSchedules) as [BackupKind, string][]) {
-    const maxAge = longestIntervalHours(expression) + Math.ceil(config.alarms.missedRunSlackMinutes / 60);
+    const maxAge = localInterval(expression) + Math.ceil(config.alarms.missedRunSlackMinutes / 60);
     specs.push({
       id: `newest-${kind}-backup-too-old`,
       description: `The newest ${kind} backup is older than ${maxAge} h (RPO at risk)`,

@@ -1,3 +1,5 @@
+import { type DstGap, minutesOf } from "./dst";
+
 /**
  * Pure checks behind the stack configuration: each returns an error message naming the rule (the caller adds
  * the config key), or undefined when the value is fine. No Pulumi imports, so tests call them directly.
@@ -91,6 +93,33 @@ export function checkScheduleExpression(expression: string): string | undefined 
     return 'exactly one of day-of-month and day-of-week must be "?"';
   }
   return undefined;
+}
+
+/**
+ * The runs of a valid cron schedule that a daylight-saving gap swallows: EventBridge Scheduler skips a run
+ * whose local time does not exist that day. Returns "YYYY-MM-DD HH:MM" per skipped run. Rate schedules and
+ * crons with L/W/# day forms are checked by time of day only (conservative).
+ */
+export function cronRunsInGaps(expression: string, gaps: DstGap[]): string[] {
+  const parts = (/^cron\((.*)\)$/.exec(expression)?.[1] ?? "").trim().split(/\s+/);
+  if (parts.length !== 6) return [];
+  const field = (i: number) => cronFieldValues(parts[i] ?? "*", CRON_FIELDS[i] as CronField);
+  const [minutes, hours, dom, month, dow] = [field(0), field(1), field(2), field(3), field(4)];
+  const matches = (values: ReturnType<typeof field>, value: number) =>
+    !Array.isArray(values) || values.includes(value);
+  const skipped: string[] = [];
+  for (const gap of gaps) {
+    const [year = 0, mon = 1, day = 1] = gap.date.split("-").map(Number);
+    const weekday = new Date(Date.UTC(year, mon - 1, day)).getUTCDay() + 1;
+    if (!matches(dom, day) || !matches(month, mon) || !matches(dow, weekday)) continue;
+    for (let minute = minutesOf(gap.from); minute < minutesOf(gap.to); minute++) {
+      if (matches(hours, Math.floor(minute / 60)) && matches(minutes, minute % 60)) {
+        const time = `${String(Math.floor(minute / 60)).padStart(2, "0")}:${String(minute % 60).padStart(2, "0")}`;
+        skipped.push(`${gap.date} ${time}`);
+      }
+    }
+  }
+  return skipped;
 }
 
 function longestCircularGap(values: number[], period: number): number {

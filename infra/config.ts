@@ -9,10 +9,12 @@ import {
   checkLogRetentionDays,
   checkScheduleExpression,
   checkTimeZone,
+  cronRunsInGaps,
   isWholeInternet,
   longestIntervalHours,
 } from "./config-rules";
 import { scratchDatabaseName } from "../lambdas/core/restore-test/scratch";
+import { dstGaps } from "./dst";
 
 export type BackupKind = "daily" | "weekly" | "monthly";
 export type NetworkMode = "nat" | "privatelink" | "public-unsafe";
@@ -90,9 +92,14 @@ export interface AtlasOpsConfig {
   logRetentionDays: number;
 }
 
+/**
+ * Every default time exists every day in every zone: daylight-saving gaps lie between 00:00 and 04:00 local
+ * (02:00-03:00 in most of Europe and North America, 03:00-04:00 in Eastern Europe), and Scheduler skips a run
+ * inside one. The backups therefore run at 04:00 or later, not at the old cron's 02:00.
+ */
 export const SCHEDULE_DEFAULTS: Record<ScheduleKey, string> = {
-  backupDaily: "cron(0 2 * * ? *)",
-  backupWeekly: "cron(0 3 ? * SUN *)",
+  backupDaily: "cron(30 4 * * ? *)",
+  backupWeekly: "cron(0 4 ? * SUN *)",
   backupMonthly: "cron(0 4 1 * ? *)",
   verifyBackup: "cron(0 6 ? * MON *)",
   restoreTest: "cron(0 5 2 * ? *)",
@@ -120,6 +127,8 @@ export function parseConfig(
   awsRegion: string,
   /** Keys present in the stack file; any the program does not read is reported as unknown (a typo). */
   presentKeys: string[] = [],
+  /** From when schedules are checked against daylight-saving gaps (the next three years). */
+  now: number = Date.now(),
 ): AtlasOpsConfig {
   const problems: string[] = [];
   const requested = new Set<string>();
@@ -186,6 +195,9 @@ export function parseConfig(
   const timeZone = text("timeZone", "UTC");
   check("timeZone", checkTimeZone(timeZone));
 
+  let zoneGaps: ReturnType<typeof dstGaps> | undefined;
+  const gaps = () => (zoneGaps ??= dstGaps(timeZone, now, 3 * 366));
+
   const instanceSize = text("atlasInstanceSize", "M10");
   check("atlasInstanceSize", checkInstanceSize(instanceSize));
   const maxInstanceSize = optionalText("atlasMaxInstanceSize");
@@ -200,7 +212,19 @@ export function parseConfig(
     (Object.keys(SCHEDULE_DEFAULTS) as ScheduleKey[]).map((name) => {
       const key = `schedule${name[0]?.toUpperCase()}${name.slice(1)}`;
       const value = text(key, SCHEDULE_DEFAULTS[name]);
-      check(key, checkScheduleExpression(value));
+      const invalid = checkScheduleExpression(value);
+      check(key, invalid);
+      if (!invalid && !checkTimeZone(timeZone)) {
+        const skipped = cronRunsInGaps(value, gaps());
+        if (skipped.length > 0) {
+          fail(
+            key,
+            `runs at a time that does not exist in ${timeZone} when daylight saving time starts, so ` +
+              `EventBridge Scheduler skips it: ${skipped.slice(0, 4).join(", ")}${skipped.length > 4 ? ", ..." : ""}; ` +
+              "pick a time outside the gap (04:00 or later exists everywhere)",
+          );
+        }
+      }
       return [name, value];
     }),
   ) as Record<ScheduleKey, string>;

@@ -33,14 +33,15 @@ describe("monitoring", () => {
 
   it("treats a missing daily backup as a missed run, and watches every dead-letter queue", () => {
     const missed = alarm("opendev-backup-missed-run");
-    expect(missed).toMatchObject({ evaluationPeriods: 25, datapointsToAlarm: 25, threshold: 1 });
+    // 24 h + 1 h for the 25-hour autumn day in Europe/Berlin + 60 min slack.
+    expect(missed).toMatchObject({ evaluationPeriods: 26, datapointsToAlarm: 26, threshold: 1 });
     expect(missed?.metricQueries[1]).toMatchObject({
       metric: { metricName: "BackupSucceeded", stat: "Maximum", period: 3600 },
     });
     expect(alarm("opendev-newest-daily-backup-too-old")).toMatchObject({
       metricName: "NewestBackupAgeHours",
       dimensions: { service: "atlas-ops", App: "opendev", Job: "verify-backup", Kind: "daily" },
-      threshold: 25,
+      threshold: 26,
     });
     const dlqAlarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").filter(
       (a) => a.inputs.namespace === "AWS/SQS",

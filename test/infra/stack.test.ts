@@ -40,8 +40,8 @@ describe("schedules", () => {
       ofType(resources, "aws:scheduler/schedule:Schedule").map((s) => [s.inputs.name, s.inputs]),
     );
     expect(Object.fromEntries(Object.entries(schedules).map(([n, s]) => [n, s.scheduleExpression]))).toEqual({
-      "opendev-backup-daily": "cron(0 2 * * ? *)",
-      "opendev-backup-weekly": "cron(0 3 ? * SUN *)",
+      "opendev-backup-daily": "cron(30 4 * * ? *)",
+      "opendev-backup-weekly": "cron(0 4 ? * SUN *)",
       "opendev-backup-monthly": "cron(0 4 1 * ? *)",
       "opendev-verify-backup": "cron(0 6 ? * MON *)",
       "opendev-restore-test": "cron(0 5 2 * ? *)",
