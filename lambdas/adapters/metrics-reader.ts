@@ -182,6 +182,12 @@ export async function readReportFigures(
     });
   }
 
+  const indexUsageSkipped: string[] = [];
+  for (const dims of await reader.dimensionValues("db-stats", "IndexUsageSkipped", ["Database"])) {
+    const figure = await latest("db-stats", "IndexUsageSkipped", DAY + HOUR, dims);
+    if (figure && figure.value >= 1) indexUsageSkipped.push(dims.Database!);
+  }
+
   const restored = await latest("restore-test", "RestoreTestSucceeded", 35 * DAY);
   let restoreTest: DailyReportFigures["restoreTest"];
   if (restored) {
@@ -203,6 +209,7 @@ export async function readReportFigures(
     },
     newDocuments,
     databases,
+    indexUsageSkipped,
     restoreTest,
   };
 }

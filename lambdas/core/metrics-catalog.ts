@@ -34,6 +34,8 @@ export const JOB_METRICS = {
     Documents: [["Database"]],
     Collections: [["Database"]],
     NewDocuments: [["Database", "Collection"]],
+    // 1 when the unused-index check could not run on the database ($indexStats refused), else 0.
+    IndexUsageSkipped: [["Database"]],
   },
   "daily-report": {},
   // Per secret, and once per function without SecretName so one alarm covers every secret it rotates.
