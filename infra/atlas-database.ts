@@ -3,6 +3,7 @@ import * as mongodbatlas from "@pulumi/mongodbatlas";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { scratchDatabaseName } from "../lambdas/core/restore-test/scratch";
+import { CLONE_SUFFIX } from "../lambdas/core/rotation/database-password";
 import type { AtlasOpsConfig } from "./config";
 
 /**
@@ -211,14 +212,17 @@ export class AtlasDatabase extends pulumi.ComponentResource {
     );
 
     const roles = databaseUserRoles(config);
-    const user = (key: DatabaseUserName, username: string, database: string): AtlasUser => {
+    // Alternating-users rotation switches each secret between `<user>` and `<user>_clone`: the stack owns
+    // both (same roles, scope and lifetime), rotation owns their passwords.
+    const pair = config.rotation.strategy === "alternating-users";
+    const databaseUser = (resource: string, username: string, key: DatabaseUserName, description: string) => {
       const password = new random.RandomPassword(
-        `${name}-${key}-password`,
+        `${resource}-password`,
         { length: 40, special: false },
         parent,
       );
       new mongodbatlas.DatabaseUser(
-        `${name}-${key}`,
+        resource,
         {
           projectId: project.id,
           authDatabaseName: "admin",
@@ -226,10 +230,22 @@ export class AtlasDatabase extends pulumi.ComponentResource {
           password: password.result,
           roles: roles[key],
           scopes: [{ name: cluster.name, type: "CLUSTER" }],
-          description: `atlas-ops ${key} user`,
+          description,
         },
         { parent: this, ignoreChanges: ["password"] },
       );
+      return password;
+    };
+    const user = (key: DatabaseUserName, username: string, database: string): AtlasUser => {
+      const password = databaseUser(`${name}-${key}`, username, key, `atlas-ops ${key} user`);
+      if (pair) {
+        databaseUser(
+          `${name}-${key}-clone`,
+          username + CLONE_SUFFIX,
+          key,
+          `atlas-ops ${key} user (other of the alternating pair)`,
+        );
+      }
       return { username, password: pulumi.secret(password.result), database };
     };
     this.users = {

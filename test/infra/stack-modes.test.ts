@@ -76,6 +76,30 @@ describe("network and storage options", () => {
     expect(await entries({ atlasNatAccessWithPrivateLink: "false" })).toEqual([]);
   });
 
+  it("alternating-users: the stack owns both users of each pair, with the same roles", async () => {
+    const users = (resources: { type: string; inputs: Record<string, unknown> }[]) =>
+      Object.fromEntries(
+        ofType(resources as never, "mongodbatlas:index/databaseUser:DatabaseUser").map((u) => [
+          u.inputs.username,
+          u.inputs.roles,
+        ]),
+      );
+    const pair = users((await runStack({ rotationStrategy: "alternating-users" })).resources);
+    expect(Object.keys(pair).sort()).toEqual([
+      "opendev-app",
+      "opendev-app_clone",
+      "opendev-backup",
+      "opendev-backup_clone",
+      "opendev-restore-test",
+      "opendev-restore-test_clone",
+    ]);
+    for (const name of ["opendev-app", "opendev-backup", "opendev-restore-test"]) {
+      expect(pair[`${name}_clone`], name).toEqual(pair[name]);
+    }
+    const single = users((await runStack()).resources);
+    expect(Object.keys(single).sort()).toEqual(["opendev-app", "opendev-backup", "opendev-restore-test"]);
+  });
+
   it("public-unsafe: no VPC; the policy pack lets the requested open entry through, with a warning", async () => {
     const { resources } = await runStack({
       networkMode: "public-unsafe",

@@ -95,21 +95,6 @@ export class AtlasAdminApi {
     });
   }
 
-  async createDatabaseUser(user: AtlasDatabaseUser & { password: string }): Promise<void> {
-    await this.call(
-      "POST",
-      `/api/atlas/v2/groups/${encodeURIComponent(this.options.projectId)}/databaseUsers`,
-      {
-        groupId: this.options.projectId,
-        databaseName: user.databaseName,
-        username: user.username,
-        password: user.password,
-        roles: user.roles,
-        ...(user.scopes ? { scopes: user.scopes } : {}),
-      },
-    );
-  }
-
   private userPath(username: string): string {
     const group = encodeURIComponent(this.options.projectId);
     return `/api/atlas/v2/groups/${group}/databaseUsers/${AUTH_DATABASE}/${encodeURIComponent(username)}`;
