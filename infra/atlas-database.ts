@@ -5,12 +5,7 @@ import * as random from "@pulumi/random";
 import { scratchDatabaseName } from "../lambdas/core/restore-test/scratch";
 import { CLONE_SUFFIX } from "../lambdas/core/rotation/database-password";
 import type { AtlasOpsConfig } from "./config";
-
-/**
- * The comment of the one access-list entry `public-unsafe` mode creates: the policy pack lets exactly this
- * explicitly requested entry through with a warning, and still blocks any other open entry.
- */
-export const UNSAFE_ACCESS_COMMENT = "UNSAFE: unsafeAllowAtlasAccessFromAnywhere is set";
+import { UNSAFE_ACCESS_COMMENT } from "./config-rules";
 
 export type DatabaseUserName = "app" | "backup" | "restoreTest";
 

@@ -209,6 +209,12 @@ export function checkIpv4Cidr(cidr: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The comment of the one access-list entry `public-unsafe` mode creates: the policy pack lets exactly this
+ * explicitly requested entry through with a warning, and still blocks any other open entry.
+ */
+export const UNSAFE_ACCESS_COMMENT = "UNSAFE: unsafeAllowAtlasAccessFromAnywhere is set";
+
 export function isWholeInternet(cidr: string): boolean {
   return /^0\.0\.0\.0\/0$/.test(cidr) || cidr === "::/0";
 }

@@ -2,7 +2,7 @@
  * The policy pack's rules as plain functions over the stack's resources (type + output properties, as
  * `@pulumi/policy` hands them to a stack validation). Each returns its violations; `index.ts` reports them.
  */
-import { UNSAFE_ACCESS_COMMENT } from "../infra/atlas-database";
+import { UNSAFE_ACCESS_COMMENT } from "../infra/config-rules";
 import { ACTIONS_WITHOUT_RESOURCE_LEVEL } from "../infra/iam";
 
 export interface StackResource {

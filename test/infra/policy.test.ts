@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UNSAFE_ACCESS_COMMENT } from "../../infra/atlas-database";
+import { UNSAFE_ACCESS_COMMENT } from "../../infra/config-rules";
 import {
   atlasAccessListNotOpen,
   atlasOpenOnPurpose,
