@@ -5,7 +5,7 @@ import { CLUSTER_SRV, NAT_IP, named, ofType, plain, PRIVATE_SRV, waitsFor } from
 import { runStack } from "./stack-run";
 
 describe("network and storage options", () => {
-  it("privatelink: connects the jobs through the private endpoint and keeps Atlas closed to IPs", async () => {
+  it("privatelink: connects the jobs through the private endpoint; the Admin API still only from the NAT IP", async () => {
     const { resources, outputs } = await runStack({ networkMode: "privatelink" });
     const endpoint = ofType(resources, "aws:ec2/vpcEndpoint:VpcEndpoint").find(
       (e) => e.inputs.vpcEndpointType === "Interface",
