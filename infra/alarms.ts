@@ -1,5 +1,6 @@
-import type { AtlasOpsConfig, BackupKind } from "./config";
+import { ADMIN_SECRET_WARNING_DAYS, type AtlasOpsConfig, type BackupKind } from "./config";
 import { longestIntervalHours } from "./config-rules";
+import { hasDaylightSaving } from "./dst";
 import { metricDimensions } from "../lambdas/core/metrics-catalog";
 import type { JobName, JobSchedule, ScheduledJobName } from "./jobs";
 import { reviewAlarmSpecs } from "./review-alarms";
@@ -30,6 +31,11 @@ export interface AlarmSpec {
     "GreaterThanThreshold" | "LessThanThreshold" | "GreaterThanOrEqualToThreshold" | "LessThanLowerThreshold";
   threshold: number;
   treatMissingData: "breaching" | "notBreaching" | "missing";
+  /**
+   * Also notify when the alarm goes to INSUFFICIENT_DATA: for an alarm on a heartbeat that must never stop,
+   * where "no data at all" is the failure (a new alarm starts in that state without a transition).
+   */
+  notifyOnNoData?: boolean;
 }
 
 /** CloudWatch evaluates at most 7 days (hourly periods) or 1 day (shorter periods) of data. */
@@ -54,6 +60,30 @@ function lambdaMetric(functionName: string, metricName: string): MetricRef {
   return { namespace: "AWS/Lambda", metricName, dimensions: { FunctionName: functionName } };
 }
 
+/**
+ * The health check runs every few minutes and is the other alarms' clock, so its own stop is watched on the
+ * invocations Lambda counts (whatever the code does): no invocation in the window leaves the alarm without
+ * data, which notifies as INSUFFICIENT_DATA. A new alarm starts in that state, so a fresh deploy stays quiet.
+ */
+function healthCheckStopped(
+  functionName: string,
+  window: { period: number; evaluationPeriods: number },
+): AlarmSpec {
+  return {
+    id: "health-check-missed-run",
+    description: `health-check has not been invoked for ${(window.period * window.evaluationPeriods) / 60} minutes (schedule stopped or deleted); the missed-run alarms of the other jobs use it as their clock`,
+    topic: "technical",
+    metric: { ...lambdaMetric(functionName, "Invocations"), statistic: "Sum" },
+    period: window.period,
+    evaluationPeriods: window.evaluationPeriods,
+    datapointsToAlarm: window.evaluationPeriods,
+    comparisonOperator: "LessThanThreshold",
+    threshold: 1,
+    treatMissingData: "missing",
+    notifyOnNoData: true,
+  };
+}
+
 export interface MonitoredJob {
   job: JobName;
   functionName: string;
@@ -61,13 +91,65 @@ export interface MonitoredJob {
   schedules: JobSchedule[];
 }
 
-export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmSpec[] {
+export function alarmSpecs(
+  config: AtlasOpsConfig,
+  jobs: MonitoredJob[],
+  now: number = Date.now(),
+): AlarmSpec[] {
   const app = config.appName;
+  // A schedule runs by the local clock: in a zone with daylight saving time the day it falls back lasts 25
+  // hours, so a daily (or longer) gap between two runs can be an hour longer than the cron says.
+  const dstHour = hasDaylightSaving(config.timeZone, now) ? 1 : 0;
+  const localInterval = (expression: string) => {
+    const hours = longestIntervalHours(expression);
+    return hours >= 24 ? hours + dstHour : hours;
+  };
   // Through the metrics catalog: a metric or dimension set no handler emits fails here, not silently in AWS.
-  const jobMetric = (job: JobName, metricName: string, extra: Record<string, string> = {}): MetricRef => ({
-    namespace: METRICS_NAMESPACE,
-    metricName,
-    dimensions: metricDimensions(app, job, metricName, extra),
+  function jobMetric(job: JobName, metricName: string, extra?: Record<string, string>): MetricRef;
+  function jobMetric(job: JobName, metricName: string | undefined): MetricRef | undefined;
+  function jobMetric(job: JobName, metricName?: string, extra: Record<string, string> = {}) {
+    return metricName === undefined
+      ? undefined
+      : {
+          namespace: METRICS_NAMESPACE,
+          metricName,
+          dimensions: metricDimensions(app, job, metricName, extra),
+        };
+  }
+  const healthCheckFunction = jobs.find((j) => j.job === "health-check")?.functionName;
+  if (!healthCheckFunction) throw new Error("alarmSpecs: the health-check job is missing from the jobs");
+  /**
+   * "No successful run within the window". Before the stack existed there is no data at all, and missing
+   * data counted as breaching would make every new stack red until each job ran once (a day for the daily
+   * backup). So an hour counts only once the stack is alive in it: the health check's own invocations
+   * (counted by Lambda, every 5 minutes from the deploy on) are the clock. Hours without that clock count as
+   * fine; the health check's stop is its own alarm (`healthCheckStopped`).
+   */
+  const missedRun = (
+    job: JobName,
+    interval: number,
+    window: { period: number; evaluationPeriods: number },
+    successMetric: MetricRef | undefined,
+    functionName: string,
+  ): AlarmSpec => ({
+    id: `${job}-missed-run`,
+    description: `${job} has not succeeded within ${interval} h + slack (no run, or every run failed)`,
+    topic: "technical",
+    expression: {
+      expression: "IF(FILL(m1, 0) > 0, FILL(m0, 0), 1)",
+      metrics: [
+        successMetric
+          ? { ...successMetric, stat: "Maximum" }
+          : { ...lambdaMetric(functionName, "Invocations"), stat: "Sum" },
+        { ...lambdaMetric(healthCheckFunction, "Invocations"), stat: "Sum" },
+      ],
+    },
+    period: window.period,
+    evaluationPeriods: window.evaluationPeriods,
+    datapointsToAlarm: window.evaluationPeriods,
+    comparisonOperator: "LessThanThreshold",
+    threshold: 1,
+    treatMissingData: "notBreaching",
   });
   const specs: AlarmSpec[] = [];
   const isRotation = (job: JobName) => job.startsWith("rotate-");
@@ -116,13 +198,16 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
     if (deadLetterQueueName) {
       specs.push({
         id: `${job}-dead-letters`,
-        description: `${job}: scheduled runs that could not be delivered or kept failing are waiting in ${deadLetterQueueName}`,
+        // New arrivals, not the queue depth: a message waits up to 14 days for inspection, and an alarm on the
+        // depth would stay red that long and hide the next failure. Lambda and Scheduler send to the queue
+        // with SendMessage, which this metric counts.
+        description: `${job}: a scheduled run could not be delivered or kept failing; its event was put in ${deadLetterQueueName} (inspect, then re-drive or delete it)`,
         topic: "technical",
         metric: {
           namespace: "AWS/SQS",
-          metricName: "ApproximateNumberOfMessagesVisible",
+          metricName: "NumberOfMessagesSent",
           dimensions: { QueueName: deadLetterQueueName },
-          statistic: "Maximum",
+          statistic: "Sum",
         },
         period: 300,
         evaluationPeriods: 1,
@@ -133,33 +218,23 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
       });
     }
     if (schedules.length === 0) continue;
-    const interval = Math.min(...schedules.map((s) => longestIntervalHours(s.expression)));
+    const interval = Math.min(...schedules.map((s) => localInterval(s.expression)));
     const window = missedRunWindow(
       interval,
       job === "health-check" ? 10 : config.alarms.missedRunSlackMinutes,
     );
     if (!window) continue;
-    const successMetric = schedules[0]?.successMetric;
-    specs.push({
-      id: `${job}-missed-run`,
-      description: `${job} has not succeeded within ${interval} h + slack (no run, or every run failed)`,
-      topic: "technical",
-      metric: successMetric
-        ? { ...jobMetric(job, successMetric), statistic: "Maximum" }
-        : { ...lambdaMetric(functionName, "Invocations"), statistic: "Sum" },
-      period: window.period,
-      evaluationPeriods: window.evaluationPeriods,
-      datapointsToAlarm: window.evaluationPeriods,
-      comparisonOperator: "LessThanThreshold",
-      threshold: 1,
-      treatMissingData: "breaching",
-    });
+    specs.push(
+      job === "health-check"
+        ? healthCheckStopped(functionName, window)
+        : missedRun(job, interval, window, jobMetric(job, schedules[0]?.successMetric), functionName),
+    );
   }
-
   const hc = config.healthCheck;
   specs.push(
     {
       id: "health-down",
+      // Probes that said "down"; probes that never ran are health-check-missed-run and health-check-errors.
       description: `${hc.url} failed the health check in ${hc.downPeriods} of ${hc.downOutOfPeriods} 5-minute periods`,
       topic: "technical",
       metric: { ...jobMetric("health-check", "HealthCheckUp"), statistic: "Minimum" },
@@ -168,7 +243,7 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
       datapointsToAlarm: hc.downPeriods,
       comparisonOperator: "LessThanThreshold",
       threshold: 1,
-      treatMissingData: "breaching",
+      treatMissingData: "notBreaching",
     },
     {
       id: "health-latency-p95",
@@ -223,7 +298,7 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
     monthly: config.schedules.backupMonthly,
   };
   for (const [kind, expression] of Object.entries(backupSchedules) as [BackupKind, string][]) {
-    const maxAge = longestIntervalHours(expression) + Math.ceil(config.alarms.missedRunSlackMinutes / 60);
+    const maxAge = localInterval(expression) + Math.ceil(config.alarms.missedRunSlackMinutes / 60);
     specs.push({
       id: `newest-${kind}-backup-too-old`,
       description: `The newest ${kind} backup is older than ${maxAge} h (RPO at risk)`,
@@ -279,4 +354,30 @@ export function alarmSpecs(config: AtlasOpsConfig, jobs: MonitoredJob[]): AlarmS
   });
   specs.push(...reviewAlarmSpecs(config));
   return specs;
+}
+
+/**
+ * Days left until the rotation Lambda's Atlas secret expires, computed by CloudWatch from the time of each
+ * data point of a series that always has them (the health check's invocations): red from 14 days before the
+ * expiry, green again once `pulumi up --replace` renewed the secret (the new date is in the expression).
+ */
+export function adminSecretExpiryAlarm(healthCheckFunction: string, expiresAtIso: string): AlarmSpec {
+  const expiresAt = Date.parse(expiresAtIso);
+  if (Number.isNaN(expiresAt))
+    throw new Error(`Atlas reported an unreadable secret expiry "${expiresAtIso}"`);
+  return {
+    id: "atlas-admin-secret-expiring",
+    description: `The Atlas service account secret of rotate-mongodb-password expires on ${expiresAtIso} (less than ${ADMIN_SECRET_WARNING_DAYS} days left); renew it as docs/deploy.md says, or every database-password rotation fails with 401`,
+    topic: "security",
+    expression: {
+      expression: `(${Math.floor(expiresAt / 1000)} - EPOCH(m0)) / 86400`,
+      metrics: [{ ...lambdaMetric(healthCheckFunction, "Invocations"), stat: "Sum" }],
+    },
+    period: 3600,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    comparisonOperator: "LessThanThreshold",
+    threshold: ADMIN_SECRET_WARNING_DAYS,
+    treatMissingData: "notBreaching",
+  };
 }

@@ -3,7 +3,9 @@ import * as mongodbatlas from "@pulumi/mongodbatlas";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { scratchDatabaseName } from "../lambdas/core/restore-test/scratch";
+import { CLONE_SUFFIX } from "../lambdas/core/rotation/database-password";
 import type { AtlasOpsConfig } from "./config";
+import { UNSAFE_ACCESS_COMMENT } from "./config-rules";
 
 export type DatabaseUserName = "app" | "backup" | "restoreTest";
 
@@ -38,6 +40,31 @@ export function databaseUserRoles(config: AtlasOpsConfig): Record<DatabaseUserNa
 /** Strips the scheme so the secret's `host` field is what `mongodb+srv://` expects. */
 export function srvHost(connectionString: string): string {
   return connectionString.replace(/^mongodb(\+srv)?:\/\//, "").replace(/\/.*$/, "");
+}
+
+/**
+ * The SRV host of the cluster behind one VPC endpoint. Never the public host instead: in privatelink mode the
+ * jobs' secrets must point at the endpoint, and a silent fallback would hand out a host the access list may
+ * not let them reach.
+ */
+export function privateEndpointHost(
+  connectionStrings: {
+    standardSrv?: string;
+    privateEndpoints?: { srvConnectionString?: string; endpoints?: { endpointId?: string }[] }[];
+  },
+  vpcEndpointId: string,
+  clusterName: string,
+): string {
+  const entry = (connectionStrings.privateEndpoints ?? []).find((e) =>
+    (e.endpoints ?? []).some((endpoint) => endpoint.endpointId === vpcEndpointId),
+  );
+  if (!entry?.srvConnectionString) {
+    throw new Error(
+      `Atlas reports no private connection string of cluster ${clusterName} for VPC endpoint ${vpcEndpointId}; ` +
+        "refusing to fall back to the public host (run `pulumi refresh` once the endpoint is AVAILABLE, then `pulumi up`)",
+    );
+  }
+  return srvHost(entry.srvConnectionString);
 }
 
 /**
@@ -86,6 +113,8 @@ export class AtlasDatabase extends pulumi.ComponentResource {
   public readonly users: Record<DatabaseUserName, AtlasUser>;
   public readonly adminClientId: pulumi.Output<string>;
   public readonly adminClientSecret: pulumi.Output<string>;
+  /** When the rotation Lambda's Atlas secret expires (ISO 8601, UTC): an alarm warns 14 days ahead. */
+  public readonly adminSecretExpiresAt: pulumi.Output<string>;
 
   constructor(name: string, args: AtlasDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("atlas-ops:atlas:AtlasDatabase", name, {}, opts);
@@ -102,6 +131,13 @@ export class AtlasDatabase extends pulumi.ComponentResource {
       },
       parent,
     );
+
+    // The endpoint first, the cluster after it (as the provider's PrivateLink example does): a cluster
+    // created in parallel has no private connection string yet.
+    const privateLink =
+      config.network.mode === "privatelink" && args.privateLink
+        ? this.privateLink(name, args, project, args.privateLink)
+        : undefined;
 
     const computeScaling = atlas.maxInstanceSize !== undefined;
     const cluster = new mongodbatlas.AdvancedCluster(
@@ -139,6 +175,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
       },
       {
         parent: this,
+        dependsOn: privateLink ? [privateLink.attachment] : [],
         // Auto-scaling changes disk (and tier) in Atlas; the next `pulumi up` must not shrink them back.
         ignoreChanges: [
           "replicationSpecs[0].regionConfigs[0].electableSpecs.diskSizeGb",
@@ -147,7 +184,14 @@ export class AtlasDatabase extends pulumi.ComponentResource {
       },
     );
 
-    this.host = this.networkPath(name, args, project, cluster);
+    this.accessList(name, args, project);
+    this.host = privateLink
+      ? pulumi
+          .all([cluster.connectionStrings, privateLink.vpcEndpointId, cluster.name])
+          .apply(([strings, endpointId, clusterName]) =>
+            privateEndpointHost(strings, endpointId, clusterName),
+          )
+      : cluster.connectionStrings.apply((c) => srvHost(c.standardSrv));
 
     new mongodbatlas.CloudBackupSchedule(
       `${name}-snapshots`,
@@ -163,14 +207,17 @@ export class AtlasDatabase extends pulumi.ComponentResource {
     );
 
     const roles = databaseUserRoles(config);
-    const user = (key: DatabaseUserName, username: string, database: string): AtlasUser => {
+    // Alternating-users rotation switches each secret between `<user>` and `<user>_clone`: the stack owns
+    // both (same roles, scope and lifetime), rotation owns their passwords.
+    const pair = config.rotation.strategy === "alternating-users";
+    const databaseUser = (resource: string, username: string, key: DatabaseUserName, description: string) => {
       const password = new random.RandomPassword(
-        `${name}-${key}-password`,
+        `${resource}-password`,
         { length: 40, special: false },
         parent,
       );
       new mongodbatlas.DatabaseUser(
-        `${name}-${key}`,
+        resource,
         {
           projectId: project.id,
           authDatabaseName: "admin",
@@ -178,10 +225,22 @@ export class AtlasDatabase extends pulumi.ComponentResource {
           password: password.result,
           roles: roles[key],
           scopes: [{ name: cluster.name, type: "CLUSTER" }],
-          description: `atlas-ops ${key} user`,
+          description,
         },
         { parent: this, ignoreChanges: ["password"] },
       );
+      return password;
+    };
+    const user = (key: DatabaseUserName, username: string, database: string): AtlasUser => {
+      const password = databaseUser(`${name}-${key}`, username, key, `atlas-ops ${key} user`);
+      if (pair) {
+        databaseUser(
+          `${name}-${key}-clone`,
+          username + CLONE_SUFFIX,
+          key,
+          `atlas-ops ${key} user (other of the alternating pair)`,
+        );
+      }
       return { username, password: pulumi.secret(password.result), database };
     };
     this.users = {
@@ -192,6 +251,9 @@ export class AtlasDatabase extends pulumi.ComponentResource {
     };
 
     // The rotation Lambda's own Atlas credentials: may manage database users of this project, nothing else.
+    // Creating the account makes Atlas generate a first secret (this provider version cannot skip it); it is
+    // never used, and the secret below cuts its life to 7 days (Atlas shortens older secrets on each new one).
+    // It stays in the state, so it is marked secret there.
     const admin = new mongodbatlas.ProjectServiceAccount(
       `${name}-rotation-admin`,
       {
@@ -201,8 +263,11 @@ export class AtlasDatabase extends pulumi.ComponentResource {
         roles: ["GROUP_DATABASE_ACCESS_ADMIN"],
         secretExpiresAfterHours: atlas.adminSecretExpiresAfterDays * 24,
       },
-      parent,
+      { parent: this, additionalSecretOutputs: ["secrets"] },
     );
+    // The one secret the Lambda uses. Atlas allows two per account and keeps expired ones, and the first slot
+    // is the account's own: a create-before-delete replacement would need a third. Delete-before-replace
+    // frees the slot first, so `pulumi up --replace` renews it every time (docs/deploy.md).
     const adminSecret = new mongodbatlas.ProjectServiceAccountSecret(
       `${name}-rotation-admin-secret`,
       {
@@ -210,7 +275,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
         clientId: admin.clientId,
         secretExpiresAfterHours: atlas.adminSecretExpiresAfterDays * 24,
       },
-      parent,
+      { parent: this, deleteBeforeReplace: true, additionalSecretOutputs: ["secret"] },
     );
     if (args.jobsPublicIp) {
       new mongodbatlas.ProjectServiceAccountAccessListEntry(
@@ -225,6 +290,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
     }
     this.adminClientId = admin.clientId;
     this.adminClientSecret = pulumi.secret(adminSecret.secret);
+    this.adminSecretExpiresAt = adminSecret.expiresAt;
 
     this.alerts(name, config, project.id);
 
@@ -233,26 +299,29 @@ export class AtlasDatabase extends pulumi.ComponentResource {
     this.registerOutputs({ projectId: this.projectId, clusterName: this.clusterName, host: this.host });
   }
 
-  /** Who may connect: the NAT IP (default), a PrivateLink endpoint, or, only when forced, everyone. */
-  private networkPath(
-    name: string,
-    args: AtlasDatabaseArgs,
-    project: mongodbatlas.Project,
-    cluster: mongodbatlas.AdvancedCluster,
-  ): pulumi.Output<string> {
+  /**
+   * Who may connect by IP: the NAT IP (nat mode, and privatelink mode while atlasNatAccessWithPrivateLink
+   * keeps it for secrets that still name the public host), the application's CIDRs, or, only when forced,
+   * everyone.
+   */
+  private accessList(name: string, args: AtlasDatabaseArgs, project: mongodbatlas.Project): void {
     const { config } = args;
     const parent = { parent: this };
-    if (config.network.mode === "public-unsafe") {
+    const network = config.network;
+    if (network.mode === "public-unsafe") {
       new mongodbatlas.ProjectIpAccessList(
         `${name}-anywhere`,
         {
           projectId: project.id,
           cidrBlock: "0.0.0.0/0",
-          comment: "UNSAFE: unsafeAllowAtlasAccessFromAnywhere is set",
+          comment: UNSAFE_ACCESS_COMMENT,
         },
         parent,
       );
-    } else if (args.jobsPublicIp && config.network.mode === "nat") {
+    } else if (
+      args.jobsPublicIp &&
+      (network.mode === "nat" || (network.mode === "privatelink" && network.natAccessWithPrivateLink))
+    ) {
       new mongodbatlas.ProjectIpAccessList(
         `${name}-jobs`,
         {
@@ -263,7 +332,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
         parent,
       );
     }
-    config.network.appAccessCidrs.forEach(
+    network.appAccessCidrs.forEach(
       (cidrBlock, i) =>
         new mongodbatlas.ProjectIpAccessList(
           `${name}-app-${i}`,
@@ -275,16 +344,22 @@ export class AtlasDatabase extends pulumi.ComponentResource {
           parent,
         ),
     );
-    if (config.network.mode !== "privatelink" || !args.privateLink) {
-      return cluster.connectionStrings.apply((c) => srvHost(c.standardSrv));
-    }
-    const link = args.privateLink;
+  }
+
+  /** An AWS interface endpoint in the jobs' subnets, attached to the project's Atlas endpoint service. */
+  private privateLink(
+    name: string,
+    args: AtlasDatabaseArgs,
+    project: mongodbatlas.Project,
+    link: NonNullable<AtlasDatabaseArgs["privateLink"]>,
+  ): { attachment: mongodbatlas.PrivateLinkEndpointService; vpcEndpointId: pulumi.Output<string> } {
+    const parent = { parent: this };
     const service = new mongodbatlas.PrivateLinkEndpoint(
       `${name}-privatelink`,
       {
         projectId: project.id,
         providerName: "AWS",
-        region: config.awsRegion,
+        region: args.config.awsRegion,
       },
       parent,
     );
@@ -308,7 +383,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
       },
       parent,
     );
-    const attached = new mongodbatlas.PrivateLinkEndpointService(
+    const attachment = new mongodbatlas.PrivateLinkEndpointService(
       `${name}-privatelink`,
       {
         projectId: project.id,
@@ -318,9 +393,7 @@ export class AtlasDatabase extends pulumi.ComponentResource {
       },
       parent,
     );
-    return pulumi
-      .all([cluster.connectionStrings, attached.id])
-      .apply(([c]) => srvHost(c.privateEndpoints[0]?.srvConnectionString ?? c.standardSrv));
+    return { attachment, vpcEndpointId: endpoint.id };
   }
 
   /** Atlas' own alerts, mailed to the same technical contacts as the CloudWatch alarms. */

@@ -9,7 +9,7 @@ export interface LifecycleRule {
   id: string;
   status: "Enabled";
   filter: { prefix: string };
-  expiration?: { days: number };
+  expiration?: { days: number } | { expiredObjectDeleteMarker: true };
   noncurrentVersionExpiration?: { noncurrentDays: number };
   abortIncompleteMultipartUpload?: { daysAfterInitiation: number };
   transitions?: { days: number; storageClass: string }[];
@@ -35,6 +35,15 @@ export function lifecycleRules(config: Pick<AtlasOpsConfig, "backupPrefix" | "re
           }
         : {}),
     };
+  });
+  // In the versioned bucket an expiry only adds a delete marker; once the versions behind it expired
+  // (noncurrentVersionExpiration) the marker stays alone forever, slowing listings. S3 accepts this flag only
+  // in a rule of its own (not beside `days`).
+  rules.push({
+    id: "remove-expired-delete-markers",
+    status: "Enabled",
+    filter: { prefix: backupPrefix },
+    expiration: { expiredObjectDeleteMarker: true },
   });
   rules.push({
     id: "abort-incomplete-uploads",
@@ -104,6 +113,9 @@ export class BackupStorage extends pulumi.ComponentResource {
     const parent = { parent: this };
     const lock = config.objectLock;
 
+    // Every archive is encrypted with this key: losing it loses them all, so it is guarded like the bucket
+    // (protect) and outlives the stack (retainOnDelete), and so does its alias.
+    const keep = { parent: this, protect: true, retainOnDelete: true };
     const key = new aws.kms.Key(
       `${name}-key`,
       {
@@ -111,12 +123,12 @@ export class BackupStorage extends pulumi.ComponentResource {
         enableKeyRotation: true,
         deletionWindowInDays: 30,
       },
-      parent,
+      keep,
     );
     new aws.kms.Alias(
       `${name}-key`,
       { name: `alias/${config.appName}-backups`, targetKeyId: key.keyId },
-      parent,
+      keep,
     );
 
     const bucket = new aws.s3.Bucket(

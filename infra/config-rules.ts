@@ -1,3 +1,5 @@
+import { type DstGap, minutesOf } from "./dst";
+
 /**
  * Pure checks behind the stack configuration: each returns an error message naming the rule (the caller adds
  * the config key), or undefined when the value is fine. No Pulumi imports, so tests call them directly.
@@ -93,6 +95,33 @@ export function checkScheduleExpression(expression: string): string | undefined 
   return undefined;
 }
 
+/**
+ * The runs of a valid cron schedule that a daylight-saving gap swallows: EventBridge Scheduler skips a run
+ * whose local time does not exist that day. Returns "YYYY-MM-DD HH:MM" per skipped run. Rate schedules and
+ * crons with L/W/# day forms are checked by time of day only (conservative).
+ */
+export function cronRunsInGaps(expression: string, gaps: DstGap[]): string[] {
+  const parts = (/^cron\((.*)\)$/.exec(expression)?.[1] ?? "").trim().split(/\s+/);
+  if (parts.length !== 6) return [];
+  const field = (i: number) => cronFieldValues(parts[i] ?? "*", CRON_FIELDS[i] as CronField);
+  const [minutes, hours, dom, month, dow] = [field(0), field(1), field(2), field(3), field(4)];
+  const matches = (values: ReturnType<typeof field>, value: number) =>
+    !Array.isArray(values) || values.includes(value);
+  const skipped: string[] = [];
+  for (const gap of gaps) {
+    const [year = 0, mon = 1, day = 1] = gap.date.split("-").map(Number);
+    const weekday = new Date(Date.UTC(year, mon - 1, day)).getUTCDay() + 1;
+    if (!matches(dom, day) || !matches(month, mon) || !matches(dow, weekday)) continue;
+    for (let minute = minutesOf(gap.from); minute < minutesOf(gap.to); minute++) {
+      if (matches(hours, Math.floor(minute / 60)) && matches(minutes, minute % 60)) {
+        const time = `${String(Math.floor(minute / 60)).padStart(2, "0")}:${String(minute % 60).padStart(2, "0")}`;
+        skipped.push(`${gap.date} ${time}`);
+      }
+    }
+  }
+  return skipped;
+}
+
 function longestCircularGap(values: number[], period: number): number {
   if (values.length === 0) return period;
   let longest = 0;
@@ -179,6 +208,12 @@ export function checkIpv4Cidr(cidr: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The comment of the one access-list entry `public-unsafe` mode creates: the policy pack lets exactly this
+ * explicitly requested entry through with a warning, and still blocks any other open entry.
+ */
+export const UNSAFE_ACCESS_COMMENT = "UNSAFE: unsafeAllowAtlasAccessFromAnywhere is set";
 
 export function isWholeInternet(cidr: string): boolean {
   return /^0\.0\.0\.0\/0$/.test(cidr) || cidr === "::/0";

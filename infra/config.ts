@@ -9,10 +9,12 @@ import {
   checkLogRetentionDays,
   checkScheduleExpression,
   checkTimeZone,
+  cronRunsInGaps,
   isWholeInternet,
   longestIntervalHours,
 } from "./config-rules";
 import { scratchDatabaseName } from "../lambdas/core/restore-test/scratch";
+import { dstGaps } from "./dst";
 
 export type BackupKind = "daily" | "weekly" | "monthly";
 export type NetworkMode = "nat" | "privatelink" | "public-unsafe";
@@ -54,7 +56,13 @@ export interface AtlasOpsConfig {
   appDatabase: string;
   restoreTestDatabase: string;
   backupDatabases: string[];
-  network: { mode: NetworkMode; vpcCidr: string; appAccessCidrs: string[] };
+  network: {
+    mode: NetworkMode;
+    vpcCidr: string;
+    appAccessCidrs: string[];
+    /** privatelink only: keep the NAT IP on the access list (for secrets that still name the public host). */
+    natAccessWithPrivateLink: boolean;
+  };
   schedules: Record<ScheduleKey, string>;
   backupPrefix: string;
   retention: Record<BackupKind, number> & {
@@ -98,9 +106,14 @@ export interface ReviewsConfig {
   orders?: { database: string; collection: string; zeroDays: number; anomalyBand: number };
 }
 
+/**
+ * Every default time exists every day in every zone: daylight-saving gaps lie between 00:00 and 04:00 local
+ * (02:00-03:00 in most of Europe and North America, 03:00-04:00 in Eastern Europe), and Scheduler skips a run
+ * inside one. The backups therefore run at 04:00 or later, not at the old cron's 02:00.
+ */
 export const SCHEDULE_DEFAULTS: Record<ScheduleKey, string> = {
-  backupDaily: "cron(0 2 * * ? *)",
-  backupWeekly: "cron(0 3 ? * SUN *)",
+  backupDaily: "cron(30 4 * * ? *)",
+  backupWeekly: "cron(0 4 ? * SUN *)",
   backupMonthly: "cron(0 4 1 * ? *)",
   verifyBackup: "cron(0 6 ? * MON *)",
   restoreTest: "cron(0 5 2 * ? *)",
@@ -111,6 +124,9 @@ export const SCHEDULE_DEFAULTS: Record<ScheduleKey, string> = {
   performanceReviewDaily: "cron(0 7 * * ? *)",
   performanceReviewMonthly: "cron(0 8 3 * ? *)",
 };
+
+/** The Atlas admin secret's expiry alarm fires this many days ahead (to the security contacts). */
+export const ADMIN_SECRET_WARNING_DAYS = 14;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -128,6 +144,8 @@ export function parseConfig(
   awsRegion: string,
   /** Keys present in the stack file; any the program does not read is reported as unknown (a typo). */
   presentKeys: string[] = [],
+  /** From when schedules are checked against daylight-saving gaps (the next three years). */
+  now: number = Date.now(),
 ): AtlasOpsConfig {
   const problems: string[] = [];
   const requested = new Set<string>();
@@ -194,6 +212,9 @@ export function parseConfig(
   const timeZone = text("timeZone", "UTC");
   check("timeZone", checkTimeZone(timeZone));
 
+  let zoneGaps: ReturnType<typeof dstGaps> | undefined;
+  const gaps = () => (zoneGaps ??= dstGaps(timeZone, now, 3 * 366));
+
   const instanceSize = text("atlasInstanceSize", "M10");
   check("atlasInstanceSize", checkInstanceSize(instanceSize));
   const maxInstanceSize = optionalText("atlasMaxInstanceSize");
@@ -208,7 +229,19 @@ export function parseConfig(
     (Object.keys(SCHEDULE_DEFAULTS) as ScheduleKey[]).map((name) => {
       const key = `schedule${name[0]?.toUpperCase()}${name.slice(1)}`;
       const value = text(key, SCHEDULE_DEFAULTS[name]);
-      check(key, checkScheduleExpression(value));
+      const invalid = checkScheduleExpression(value);
+      check(key, invalid);
+      if (!invalid && !checkTimeZone(timeZone)) {
+        const skipped = cronRunsInGaps(value, gaps());
+        if (skipped.length > 0) {
+          fail(
+            key,
+            `runs at a time that does not exist in ${timeZone} when daylight saving time starts, so ` +
+              `EventBridge Scheduler skips it: ${skipped.slice(0, 4).join(", ")}${skipped.length > 4 ? ", ..." : ""}; ` +
+              "pick a time outside the gap (04:00 or later exists everywhere)",
+          );
+        }
+      }
       return [name, value];
     }),
   ) as Record<ScheduleKey, string>;
@@ -266,6 +299,7 @@ export function parseConfig(
       '"public-unsafe" opens Atlas to 0.0.0.0/0 and needs unsafeAllowAtlasAccessFromAnywhere: "true"',
     );
   }
+  const natAccessWithPrivateLink = flag("atlasNatAccessWithPrivateLink", true);
   const vpcCidr = text("vpcCidr", "10.20.0.0/16");
   check("vpcCidr", checkIpv4Cidr(vpcCidr));
   if (!checkIpv4Cidr(vpcCidr) && Number(vpcCidr.split("/")[1]) > 20)
@@ -434,12 +468,18 @@ export function parseConfig(
       terminationProtection: flag("atlasTerminationProtection", true),
       snapshotRetentionDays: integer("atlasSnapshotRetentionDays", 7, 1, 365),
       apiBaseUrl: text("atlasApiBaseUrl", "https://cloud.mongodb.com"),
-      adminSecretExpiresAfterDays: integer("atlasAdminSecretExpiresAfterDays", 90, 8, 365),
+      // Above the 14-day warning of its expiry alarm, which would otherwise be red from the first day.
+      adminSecretExpiresAfterDays: integer(
+        "atlasAdminSecretExpiresAfterDays",
+        90,
+        ADMIN_SECRET_WARNING_DAYS + 1,
+        365,
+      ),
     },
     appDatabase,
     restoreTestDatabase,
     backupDatabases,
-    network: { mode, vpcCidr, appAccessCidrs },
+    network: { mode, vpcCidr, appAccessCidrs, natAccessWithPrivateLink },
     schedules,
     backupPrefix,
     retention,

@@ -93,6 +93,7 @@ export class JobFunction extends pulumi.ComponentResource {
         memorySize: sizing.memoryMb,
         timeout: sizing.timeoutSeconds,
         ephemeralStorage: { size: sizing.ephemeralStorageMb },
+        reservedConcurrentExecutions: sizing.reservedConcurrency,
         loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
         environment: {
           variables: {

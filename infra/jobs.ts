@@ -17,6 +17,12 @@ export interface JobSizing {
   memoryMb: number;
   timeoutSeconds: number;
   ephemeralStorageMb: number;
+  /**
+   * At most this many runs at once. 1 for the jobs whose two copies would race on the same objects: the
+   * scheduler and Lambda deliver at least once, so a run can arrive twice; the second copy then waits
+   * (Lambda retries a throttled asynchronous event) and finds the first one's committed backup.
+   */
+  reservedConcurrency?: number;
 }
 
 /**
@@ -25,9 +31,9 @@ export interface JobSizing {
  * limit is the ceiling for a dump.
  */
 export const JOB_SIZING: Record<JobName, JobSizing> = {
-  backup: { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 4096 },
+  backup: { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 4096, reservedConcurrency: 1 },
   "verify-backup": { memoryMb: 1024, timeoutSeconds: 900, ephemeralStorageMb: 2048 },
-  "restore-test": { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 4096 },
+  "restore-test": { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 4096, reservedConcurrency: 1 },
   "health-check": { memoryMb: 256, timeoutSeconds: 60, ephemeralStorageMb: 512 },
   "db-stats": { memoryMb: 512, timeoutSeconds: 300, ephemeralStorageMb: 512 },
   "daily-report": { memoryMb: 256, timeoutSeconds: 120, ephemeralStorageMb: 512 },

@@ -1,6 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type AlarmSpec, type AlarmTopic, alarmSpecs, type MonitoredJob } from "./alarms";
+import {
+  adminSecretExpiryAlarm,
+  type AlarmSpec,
+  type AlarmTopic,
+  alarmSpecs,
+  type MonitoredJob,
+} from "./alarms";
 import type { AtlasOpsConfig } from "./config";
 import { dashboardBody } from "./dashboard";
 import type { JobName } from "./jobs";
@@ -9,6 +15,8 @@ export interface MonitoringArgs {
   config: AtlasOpsConfig;
   /** Names are fixed by app and job (jobs.ts), so alarms are plain data; pass the jobs as dependsOn. */
   jobs: MonitoredJob[];
+  /** When the rotation Lambda's Atlas secret expires (ISO 8601); known only once Atlas created it. */
+  adminSecretExpiresAt: pulumi.Input<string>;
 }
 
 /**
@@ -50,6 +58,13 @@ export class Monitoring extends pulumi.ComponentResource {
     }
 
     for (const spec of alarmSpecs(config, args.jobs)) this.alarm(name, spec, topics[spec.topic]);
+    const healthCheck = jobFunction(args.jobs, "health-check");
+    this.alarm(
+      name,
+      adminSecretExpiryAlarm(healthCheck, new Date(0).toISOString()),
+      topics.security,
+      pulumi.output(args.adminSecretExpiresAt).apply((at) => adminSecretExpiryAlarm(healthCheck, at)),
+    );
 
     const functionNames = Object.fromEntries(args.jobs.map((j) => [j.job, j.functionName])) as Record<
       JobName,
@@ -74,55 +89,21 @@ export class Monitoring extends pulumi.ComponentResource {
     });
   }
 
-  private alarm(name: string, spec: AlarmSpec, topic: aws.sns.Topic): void {
-    const { metric, expression, anomalyBand } = spec;
+  /** One alarm; `live` replaces the description and metric math once values known only at deploy exist. */
+  private alarm(name: string, spec: AlarmSpec, topic: aws.sns.Topic, live?: pulumi.Output<AlarmSpec>): void {
+    const { metric, anomalyBand } = spec;
     new aws.cloudwatch.MetricAlarm(
       `${name}-${spec.id}`,
       {
         name: `${this.alarmNamePrefix}${spec.id}`,
-        alarmDescription: spec.description,
+        alarmDescription: live ? live.apply((s) => s.description) : spec.description,
         namespace: metric?.namespace,
         metricName: metric?.metricName,
         dimensions: metric?.dimensions,
         statistic: metric?.statistic,
         extendedStatistic: metric?.extendedStatistic,
         period: metric ? spec.period : undefined,
-        metricQueries: anomalyBand
-          ? [
-              {
-                id: "m0",
-                returnData: true,
-                metric: {
-                  namespace: anomalyBand.metric.namespace,
-                  metricName: anomalyBand.metric.metricName,
-                  dimensions: anomalyBand.metric.dimensions,
-                  stat: anomalyBand.metric.stat,
-                  period: spec.period,
-                },
-              },
-              {
-                id: "band",
-                expression: `ANOMALY_DETECTION_BAND(m0, ${anomalyBand.stdDevs})`,
-                label: `${spec.id} expected range`,
-                returnData: true,
-              },
-            ]
-          : expression
-            ? [
-                { id: "total", expression: expression.expression, label: spec.id, returnData: true },
-                ...expression.metrics.map((m, i) => ({
-                  id: `m${i}`,
-                  returnData: false,
-                  metric: {
-                    namespace: m.namespace,
-                    metricName: m.metricName,
-                    dimensions: m.dimensions,
-                    stat: m.stat,
-                    period: spec.period,
-                  },
-                })),
-              ]
-            : undefined,
+        metricQueries: live ? live.apply(metricQueries) : metricQueries(spec),
         evaluationPeriods: spec.evaluationPeriods,
         datapointsToAlarm: spec.datapointsToAlarm,
         comparisonOperator: spec.comparisonOperator,
@@ -131,8 +112,57 @@ export class Monitoring extends pulumi.ComponentResource {
         treatMissingData: spec.treatMissingData,
         alarmActions: [topic.arn],
         okActions: [topic.arn],
+        insufficientDataActions: spec.notifyOnNoData ? [topic.arn] : undefined,
       },
       { parent: this },
     );
   }
+}
+
+/** The metric math of an alarm spec, as CloudWatch's metricQueries (undefined for a single metric). */
+function metricQueries(spec: AlarmSpec) {
+  const { expression, anomalyBand } = spec;
+  if (anomalyBand) {
+    return [
+      {
+        id: "m0",
+        returnData: true,
+        metric: {
+          namespace: anomalyBand.metric.namespace,
+          metricName: anomalyBand.metric.metricName,
+          dimensions: anomalyBand.metric.dimensions,
+          stat: anomalyBand.metric.stat,
+          period: spec.period,
+        },
+      },
+      {
+        id: "band",
+        expression: `ANOMALY_DETECTION_BAND(m0, ${anomalyBand.stdDevs})`,
+        label: `${spec.id} expected range`,
+        returnData: true,
+      },
+    ];
+  }
+  return expression
+    ? [
+        { id: "total", expression: expression.expression, label: spec.id, returnData: true },
+        ...expression.metrics.map((m, i) => ({
+          id: `m${i}`,
+          returnData: false,
+          metric: {
+            namespace: m.namespace,
+            metricName: m.metricName,
+            dimensions: m.dimensions,
+            stat: m.stat,
+            period: spec.period,
+          },
+        })),
+      ]
+    : undefined;
+}
+
+function jobFunction(jobs: MonitoredJob[], job: JobName): string {
+  const found = jobs.find((j) => j.job === job);
+  if (!found) throw new Error(`Monitoring: the ${job} job is missing`);
+  return found.functionName;
 }

@@ -145,6 +145,7 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
 
   const monitoring = new Monitoring("monitoring", {
     config,
+    adminSecretExpiresAt: database.adminSecretExpiresAt,
     jobs: [
       ...(
         [
@@ -341,6 +342,7 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
       ATLAS_ADMIN_SECRET_ID: atlasAdminSecret.secretArn,
       ATLAS_PROJECT_ID: database.projectId,
       ATLAS_API_BASE_URL: config.atlas.apiBaseUrl,
+      MONGODB_HOST: database.host,
       ...restartEnvironment,
     },
     statements: statements(rotateGrants(dbSecretList), readSecrets(atlasAdminSecret), restartGrants),
@@ -352,7 +354,9 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
     environment: restartEnvironment,
     statements: statements(rotateGrants(appSecrets), restartGrants),
   });
-  for (const secret of dbSecretList) secret.rotateWith(rotateMongo, rotation.databasePasswordDays);
+  for (const secret of dbSecretList) {
+    secret.rotateWith(rotateMongo, rotation.databasePasswordDays, [database, atlasAdminSecret]);
+  }
   for (const secret of appSecrets) secret.rotateWith(rotateApp, rotation.appSecretDays);
 
   // Weekly security review: every secret of the stack, read by anyone but the stack's roles and the

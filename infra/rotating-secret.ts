@@ -68,11 +68,13 @@ export class RotatingSecret extends pulumi.ComponentResource {
 
   /**
    * Lets Secrets Manager invoke the rotation Lambda for this secret only (sourceArn) and turns on rotation
-   * every `days` days.
+   * every `days` days. Turning it on makes Secrets Manager run the Lambda's testSecret once (rotateImmediately
+   * false), so `needs` names what that test uses (the database users, the Atlas admin secret and its access).
    */
   rotateWith(
     rotationFunction: { functionArn: pulumi.Output<string>; functionName: pulumi.Output<string> },
     days: number,
+    needs: pulumi.Resource[] = [],
   ) {
     const permission = new aws.lambda.Permission(
       `${this.resourceName}-invoke-rotation`,
@@ -92,7 +94,7 @@ export class RotatingSecret extends pulumi.ComponentResource {
         rotationRules: { automaticallyAfterDays: days },
         rotateImmediately: false,
       },
-      { parent: this, dependsOn: [permission, this.initialVersion] },
+      { parent: this, dependsOn: [permission, this.initialVersion, ...needs] },
     );
   }
 }

@@ -2,6 +2,7 @@
  * The policy pack's rules as plain functions over the stack's resources (type + output properties, as
  * `@pulumi/policy` hands them to a stack validation). Each returns its violations; `index.ts` reports them.
  */
+import { UNSAFE_ACCESS_COMMENT } from "../infra/config-rules";
 import { ACTIONS_WITHOUT_RESOURCE_LEVEL } from "../infra/iam";
 
 export interface StackResource {
@@ -180,18 +181,27 @@ export const noWildcardIamActions: StackRule = (resources) =>
       }),
   );
 
+const opensAtlas = (entry: StackResource) =>
+  entry.props.cidrBlock === "0.0.0.0/0" || entry.props.ipAddress === "0.0.0.0";
+/** The entry `networkMode: public-unsafe` with `unsafeAllowAtlasAccessFromAnywhere` creates, and only that. */
+const openOnPurpose = (entry: StackResource) => entry.props.comment === UNSAFE_ACCESS_COMMENT;
+
 export const atlasAccessListNotOpen: StackRule = (resources) =>
-  ofType(resources, T.accessList).flatMap((entry) => {
-    const open = entry.props.cidrBlock === "0.0.0.0/0" || entry.props.ipAddress === "0.0.0.0";
-    return open
-      ? [
-          {
-            message: `Atlas access list entry ${label(entry)} opens the database to the whole internet`,
-            urn: entry.urn,
-          },
-        ]
-      : [];
-  });
+  ofType(resources, T.accessList)
+    .filter((entry) => opensAtlas(entry) && !openOnPurpose(entry))
+    .map((entry) => ({
+      message: `Atlas access list entry ${label(entry)} opens the database to the whole internet`,
+      urn: entry.urn,
+    }));
+
+/** Advisory: the open entry the configuration asked for explicitly is allowed, and said out loud. */
+export const atlasOpenOnPurpose: StackRule = (resources) =>
+  ofType(resources, T.accessList)
+    .filter((entry) => opensAtlas(entry) && openOnPurpose(entry))
+    .map((entry) => ({
+      message: `Atlas access list entry ${label(entry)} opens the database to the whole internet, as networkMode public-unsafe asks: only the passwords protect it`,
+      urn: entry.urn,
+    }));
 
 /** A secret rotates through a SecretRotation, or is explicitly owned by the stack (rotated by replacement). */
 export const secretsRotate: StackRule = (resources) => {
@@ -209,7 +219,13 @@ export const secretsRotate: StackRule = (resources) => {
   );
 };
 
-export const RULES: { name: string; description: string; rule: StackRule }[] = [
+export const RULES: {
+  name: string;
+  description: string;
+  rule: StackRule;
+  /** Default "mandatory": a violation stops the preview or deploy. "advisory" only warns. */
+  enforcementLevel?: "advisory";
+}[] = [
   { name: "buckets-private", description: "S3 buckets block all public access", rule: bucketsArePrivate },
   { name: "buckets-kms", description: "S3 buckets default to SSE-KMS", rule: bucketsEncryptedWithKms },
   {
@@ -236,6 +252,12 @@ export const RULES: { name: string; description: string; rule: StackRule }[] = [
     name: "atlas-not-open",
     description: "The Atlas access list is not open to the world",
     rule: atlasAccessListNotOpen,
+  },
+  {
+    name: "atlas-open-on-purpose",
+    description: "Warns about the open Atlas access list that public-unsafe mode creates",
+    rule: atlasOpenOnPurpose,
+    enforcementLevel: "advisory",
   },
   { name: "secrets-rotate", description: "Secrets have a rotation", rule: secretsRotate },
 ];

@@ -186,6 +186,11 @@ export async function readReportFigures(
     (await latest("backup", "UnreadableSidecars", DAY))?.value ?? 0,
     (await latest("verify-backup", "UnreadableSidecars", 8 * DAY))?.value ?? 0,
   );
+  const indexUsageSkipped: string[] = [];
+  for (const dims of await reader.dimensionValues("db-stats", "IndexUsageSkipped", ["Database"])) {
+    const figure = await latest("db-stats", "IndexUsageSkipped", DAY + HOUR, dims);
+    if (figure && figure.value >= 1) indexUsageSkipped.push(dims.Database!);
+  }
 
   const restored = await latest("restore-test", "RestoreTestSucceeded", 35 * DAY);
   let restoreTest: DailyReportFigures["restoreTest"];
@@ -208,6 +213,7 @@ export async function readReportFigures(
     },
     newDocuments,
     databases,
+    indexUsageSkipped,
     restoreTest,
     unreadableSidecars: unreadable,
   };

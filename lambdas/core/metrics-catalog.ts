@@ -36,6 +36,8 @@ export const JOB_METRICS = {
     Documents: [["Database"]],
     Collections: [["Database"]],
     NewDocuments: [["Database", "Collection"]],
+    // 1 when the unused-index check could not run on the database ($indexStats refused), else 0.
+    IndexUsageSkipped: [["Database"]],
   },
   "daily-report": {
     SentryEvents: [[]],

@@ -27,8 +27,10 @@ export const handler = createJobHandler<unknown, DbStatsConfig, DatabaseStatsRep
         await client.close();
       }
     });
+    const skipped = new Set(report.indexUsage.skipped.map((entry) => entry.namespace.split(".")[0]));
     for (const figures of report.databases) {
       emitWithDimensions(metrics, { Database: figures.database }, [
+        ["IndexUsageSkipped", MetricUnit.Count, skipped.has(figures.database) ? 1 : 0],
         ["DataSizeBytes", MetricUnit.Bytes, figures.dataSizeBytes],
         ["StorageSizeBytes", MetricUnit.Bytes, figures.storageSizeBytes],
         ["IndexSizeBytes", MetricUnit.Bytes, figures.indexSizeBytes],
@@ -42,7 +44,8 @@ export const handler = createJobHandler<unknown, DbStatsConfig, DatabaseStatsRep
         ["NewDocuments", MetricUnit.Count, figure.documents],
       ]);
     }
-    logger.info("index usage", {
+    // A skipped check is a warning, not silence: the daily report names the database too.
+    (report.indexUsage.skipped.length > 0 ? logger.warn : logger.info).call(logger, "index usage", {
       unusedIndexes: report.indexUsage.unused,
       indexUsageSkipped: report.indexUsage.skipped,
     });

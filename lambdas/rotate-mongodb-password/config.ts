@@ -7,6 +7,8 @@ export interface MongodbPasswordRotationConfig {
   adminSecretId: string;
   projectId: string;
   apiBaseUrl: string;
+  /** The host the stack gives the cluster now (MONGODB_HOST); the next rotation moves each secret to it. */
+  host?: string;
   /** How long testSecret waits for Atlas to apply the new password (ROTATION_LOGIN_WAIT_SECONDS). */
   loginWaitMs: number;
   restart: RestartConfig;
@@ -30,6 +32,7 @@ export function loadMongodbPasswordRotationConfig(env: EnvReader): MongodbPasswo
     adminSecretId,
     projectId,
     apiBaseUrl,
+    host: env.optional("MONGODB_HOST"),
     loginWaitMs: waitSeconds * 1000,
     restart: readRestartConfig(env),
   };

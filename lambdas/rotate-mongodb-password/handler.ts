@@ -38,6 +38,7 @@ export const handler = createJobHandler<unknown, MongodbPasswordRotationConfig, 
           atlas,
           newPassword: () => store.randomPassword(PASSWORD_LENGTH, PASSWORD_EXCLUDED_CHARACTERS),
           loginWaitMs: config.loginWaitMs,
+          host: config.host,
         });
       },
       restart: createRestart(config.restart, store),

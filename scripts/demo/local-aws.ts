@@ -75,11 +75,15 @@ export async function createDemoResources(database: string, run: string): Promis
   const atlasProjectId = randomBytes(12).toString("hex");
   const serviceAccount = { clientId: `mdb_sa_id_${run}`, clientSecret: `mdb_sa_sk_${password()}` };
   const atlas = await startFakeAtlasApi({ projectId: atlasProjectId, backend: users, serviceAccount });
-  atlas.addUser({
-    username: credentials.app.username,
-    databaseName: "admin",
-    roles: [{ roleName: "readWrite", databaseName: database }],
-  });
+  // The app user and the other user of its pair, as the stack creates both for alternating-users rotation.
+  for (const username of [credentials.app.username, `${credentials.app.username}_clone`]) {
+    atlas.addUser({
+      username,
+      databaseName: "admin",
+      roles: [{ roleName: "readWrite", databaseName: database }],
+    });
+  }
+  await users.createLogin(`${credentials.app.username}_clone`, password());
 
   const name = (label: string): string => {
     const secretName = `${database}/${run}/${label}`;

@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
+import { alarmSpecs } from "../../infra/alarms";
 import { ConfigError, parseConfig, readConfig } from "../../infra/config";
+import { dstGaps } from "../../infra/dst";
 import {
   checkEmail,
   checkInstanceSize,
@@ -84,6 +86,82 @@ describe("the stack configuration", () => {
     ]);
   });
 
+  it("finds the zone's daylight-saving gaps with the Intl API", () => {
+    const from = Date.UTC(2026, 11, 1);
+    expect(dstGaps("Europe/Berlin", from, 730)).toEqual([
+      { date: "2027-03-28", from: "02:00", to: "03:00" },
+      { date: "2028-03-26", from: "02:00", to: "03:00" },
+    ]);
+    expect(dstGaps("America/New_York", from, 365)).toEqual([
+      { date: "2027-03-14", from: "02:00", to: "03:00" },
+    ]);
+    expect(dstGaps("Australia/Lord_Howe", from, 365)).toEqual([
+      { date: "2027-10-03", from: "02:00", to: "02:30" },
+    ]);
+    expect(dstGaps("UTC", from, 730)).toEqual([]);
+  });
+
+  it("refuses a schedule inside the zone's daylight-saving gap, naming the skipped runs", () => {
+    const now = Date.UTC(2026, 11, 1);
+    const parse = (overrides: Record<string, string>) => {
+      const values = testValues(overrides);
+      return () => parseConfig((key) => values[key], REGION, [], now);
+    };
+    // The old cron's 2 AM: Europe/Berlin skips from 02:00 to 03:00 on the last Sunday of March.
+    expect(parse({ scheduleBackupDaily: "cron(0 2 * * ? *)" })).toThrow(
+      /atlas-ops:scheduleBackupDaily: runs at a time that does not exist in Europe\/Berlin .* 2027-03-28 02:00, 2028-03-26 02:00/,
+    );
+    expect(parse({ scheduleBackupWeekly: "cron(30 2 ? * SUN *)" })).toThrow(
+      /scheduleBackupWeekly: .* 2027-03-28 02:30/,
+    );
+    expect(parse({ scheduleBackupDaily: "cron(0 1 * * ? *)", timeZone: "Europe/London" })).toThrow(
+      /Europe\/London .* 2027-03-28 01:00/,
+    );
+    // Outside the gap, on days without one, or in a zone without daylight saving time: fine.
+    expect(parse({ scheduleBackupDaily: "cron(0 3 * * ? *)" })).not.toThrow();
+    expect(parse({ scheduleBackupMonthly: "cron(0 2 1 * ? *)" })).not.toThrow();
+    expect(parse({ scheduleBackupDaily: "cron(0 2 * * ? *)", timeZone: "UTC" })).not.toThrow();
+    // Every default exists every day in the zones the gap search knows.
+    for (const timeZone of [
+      "Europe/Berlin",
+      "Europe/London",
+      "Europe/Helsinki",
+      "America/New_York",
+      "America/Santiago",
+      "Australia/Sydney",
+    ]) {
+      const values = { ...testValues({ timeZone }) };
+      for (const key of Object.keys(values)) if (key.startsWith("schedule")) delete values[key];
+      expect(() => parseConfig((key) => values[key], REGION, [], now), timeZone).not.toThrow();
+    }
+  });
+
+  it("gives missed-run alarms room for the 25-hour day in a zone with daylight saving time", () => {
+    const now = Date.UTC(2026, 11, 1);
+    const jobs = [
+      { job: "health-check" as const, functionName: "opendev-health-check", schedules: [] },
+      {
+        job: "backup" as const,
+        functionName: "opendev-backup",
+        schedules: [
+          {
+            id: "backup-daily",
+            job: "backup" as const,
+            scheduleKey: "backupDaily" as const,
+            expression: "cron(30 4 * * ? *)",
+            input: {},
+            successMetric: "BackupSucceeded",
+          },
+        ],
+      },
+    ];
+    const window = (timeZone: string) =>
+      alarmSpecs(testConfig({ timeZone }), jobs, now).find((a) => a.id === "backup-missed-run");
+    // 24 h between runs, + 1 h for the day the clocks fall back, + 60 min slack.
+    expect(window("Europe/Berlin")).toMatchObject({ period: 3600, evaluationPeriods: 26 });
+    expect(window("UTC")).toMatchObject({ period: 3600, evaluationPeriods: 25 });
+  });
+
   it("reads every key of the filled-in stack file into the typed config", () => {
     const config = testConfig();
     expect(config).toMatchObject({
@@ -95,7 +173,7 @@ describe("the stack configuration", () => {
       restoreTestDatabase: "opendev_restore_test",
       backupDatabases: ["opendev"],
       network: { mode: "nat", vpcCidr: "10.20.0.0/16", appAccessCidrs: [] },
-      schedules: { backupDaily: "cron(0 2 * * ? *)", healthCheck: "rate(5 minutes)" },
+      schedules: { backupDaily: "cron(30 4 * * ? *)", healthCheck: "rate(5 minutes)" },
       retention: { daily: 30, weekly: 90, monthly: 365, noncurrentVersionDays: 7, coldStorageAfterDays: 0 },
       objectLock: { mode: "none", days: 0 },
       contacts: { technical: ["ops@example.com"], security: ["security@example.com"] },

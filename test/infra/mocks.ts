@@ -4,6 +4,7 @@ export const ACCOUNT_ID = "123456789012";
 export const REGION = "eu-central-1";
 export const NAT_IP = "203.0.113.10";
 export const CLUSTER_SRV = "mongodb+srv://opendev-cluster.ab1cd.mongodb.net";
+export const ADMIN_SECRET_EXPIRES_AT = "2027-03-02T01:00:00Z";
 export const PRIVATE_SRV = "mongodb+srv://opendev-cluster-pl-0.ab1cd.mongodb.net";
 
 /** What the AWS provider answers for the data sources the program reads (undefined for any other token). */
@@ -20,12 +21,24 @@ export function dataSourceAnswer(token: string): Record<string, unknown> | undef
   }
 }
 
+/** The resource options the program sent the engine with a registration (what `pulumi up` acts on). */
+export interface RecordedOptions {
+  protect: boolean;
+  retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
+  ignoreChanges: string[];
+  /** URNs of the resources this one waits for (dependsOn and input dependencies). */
+  dependencies: string[];
+  additionalSecretOutputs: string[];
+}
+
 /** A resource as the program registered it: type token, logical name and the inputs it was given. */
 export interface RecordedResource {
   type: string;
   name: string;
   inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   state: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  options: RecordedOptions;
 }
 
 /** The outputs a provider would add for a resource: ARNs, names and ids the program reads back. */
@@ -63,13 +76,17 @@ function providerOutputs(
       return {
         connectionStrings: {
           standardSrv: CLUSTER_SRV,
-          privateEndpoints: [{ srvConnectionString: PRIVATE_SRV }],
+          // The VPC endpoint of the stack (its mock id), as Atlas lists it once the endpoint is AVAILABLE.
+          privateEndpoints: [
+            { srvConnectionString: PRIVATE_SRV, endpoints: [{ endpointId: "database-privatelink-id" }] },
+          ],
         },
       };
     case "mongodbatlas:index/projectServiceAccount:ProjectServiceAccount":
-      return { clientId: "mdb_sa_id_rotation" };
+      // Atlas generates a first secret with the account (returned once, at creation).
+      return { clientId: "mdb_sa_id_rotation", secrets: [{ secret: "mdb_sa_sk_initial-of-the-account" }] };
     case "mongodbatlas:index/projectServiceAccountSecret:ProjectServiceAccountSecret":
-      return { secret: "mdb_sa_sk_generated-by-atlas" };
+      return { secret: "mdb_sa_sk_generated-by-atlas", expiresAt: ADMIN_SECRET_EXPIRES_AT };
     case "mongodbatlas:index/privateLinkEndpoint:PrivateLinkEndpoint":
       return { endpointServiceName: "com.amazonaws.vpce.eu-central-1.vpce-svc-1", privateLinkId: "pl-1" };
     case "random:index/randomPassword:RandomPassword":
@@ -87,16 +104,24 @@ function providerOutputs(
  * Installs Pulumi mocks that record every resource. Call before constructing anything; the returned array
  * fills as the program registers resources (see `settle`).
  */
-export function installMocks(options: { preview?: boolean } = {}): RecordedResource[] {
+export function installMocks(
+  options: {
+    preview?: boolean;
+    /** Replaces what the provider answers for one type (e.g. a cluster without private endpoints yet). */
+    outputs?: Record<string, (name: string, inputs: Record<string, unknown>) => Record<string, unknown>>;
+  } = {},
+): RecordedResource[] {
   const resources: RecordedResource[] = [];
+  const pendingOptions = new Map<string, RecordedOptions>();
   void pulumi.runtime.setMocks(
     {
       newResource(args) {
-        const { id = `${args.name}-id`, ...outputs } = providerOutputs(args.type, args.name, args.inputs) as {
-          id?: string;
-        };
+        const answer =
+          options.outputs?.[args.type] ?? ((name, inputs) => providerOutputs(args.type, name, inputs));
+        const { id = `${args.name}-id`, ...outputs } = answer(args.name, args.inputs) as { id?: string };
         const state = { ...args.inputs, ...outputs };
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs, state });
+        const recorded = pendingOptions.get(`${args.type}::${args.name}`) ?? NO_OPTIONS;
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, state, options: recorded });
         return { id, state };
       },
       call(args) {
@@ -107,7 +132,59 @@ export function installMocks(options: { preview?: boolean } = {}): RecordedResou
     "prod",
     options.preview ?? false,
   );
+  recordOptions(pendingOptions);
   return resources;
+}
+
+const NO_OPTIONS: RecordedOptions = {
+  protect: false,
+  retainOnDelete: false,
+  deleteBeforeReplace: false,
+  ignoreChanges: [],
+  dependencies: [],
+  additionalSecretOutputs: [],
+};
+
+/** The registration request as the mock monitor receives it (protobuf getters). */
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
+  getDeletebeforereplace(): boolean;
+  getIgnorechangesList(): string[];
+  getDependenciesList(): string[];
+  getAdditionalsecretoutputsList(): string[];
+}
+
+/**
+ * Pulumi's mocks hand `newResource` only type, name and inputs; the options (protect, retainOnDelete,
+ * deleteBeforeReplace, dependencies) are in the request the program sent. Reads them there, before the mock
+ * answers, so tests check what the engine would be told.
+ */
+function recordOptions(byResource: Map<string, RecordedOptions>): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(request: RegisterRequest, callback: unknown): unknown;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request, callback) => {
+    byResource.set(`${request.getType()}::${request.getName()}`, {
+      protect: request.getProtect() === true,
+      retainOnDelete: request.getRetainondelete() === true,
+      deleteBeforeReplace: request.getDeletebeforereplace(),
+      ignoreChanges: request.getIgnorechangesList(),
+      dependencies: request.getDependenciesList(),
+      additionalSecretOutputs: request.getAdditionalsecretoutputsList(),
+    });
+    return register(request, callback);
+  };
+}
+
+/** Whether `resource` waits for `other` (URNs end with the parent-qualified type and the name). */
+export function waitsFor(resource: RecordedResource, other: RecordedResource): boolean {
+  return resource.options.dependencies.some(
+    (urn) => urn.endsWith(`::${other.name}`) && urn.split("::")[2]?.split("$").pop() === other.type,
+  );
 }
 
 /** Resolves an Output to its value (secret or not). */

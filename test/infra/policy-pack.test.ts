@@ -74,6 +74,12 @@ describe("policy pack", () => {
       expect(info.getPoliciesList().map((policy) => policy.getName())).toEqual(
         RULES.map((rule) => rule.name),
       );
+      // proto/analyzer.proto EnforcementLevel: ADVISORY = 0, MANDATORY = 1.
+      const levels = Object.fromEntries(
+        info.getPoliciesList().map((policy) => [policy.getName(), policy.getEnforcementlevel()]),
+      );
+      expect(levels["atlas-not-open"]).toBe(1);
+      expect(levels["atlas-open-on-purpose"]).toBe(0);
     } finally {
       client.close();
     }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { UNSAFE_ACCESS_COMMENT } from "../../infra/config-rules";
 import {
   atlasAccessListNotOpen,
+  atlasOpenOnPurpose,
+  RULES,
   bucketsArePrivate,
   bucketsEncryptedWithKms,
   bucketsHaveLifecycle,
@@ -111,6 +114,23 @@ describe("policy rules on crafted resources", () => {
     expect(atlasAccessListNotOpen([entry({ cidrBlock: "0.0.0.0/0" })])).toHaveLength(1);
     expect(atlasAccessListNotOpen([entry({ ipAddress: "0.0.0.0" })])).toHaveLength(1);
     expect(atlasAccessListNotOpen([entry({ ipAddress: "203.0.113.10" })])).toEqual([]);
+  });
+
+  it("lets the explicitly requested public-unsafe entry through with a warning, and only that one", () => {
+    const entry = (props: object): StackResource => ({
+      type: "mongodbatlas:index/projectIpAccessList:ProjectIpAccessList",
+      name: "a",
+      props: { projectId: "p", ...props },
+    });
+    const flagged = entry({ cidrBlock: "0.0.0.0/0", comment: UNSAFE_ACCESS_COMMENT });
+    expect(atlasAccessListNotOpen([flagged])).toEqual([]);
+    expect(atlasOpenOnPurpose([flagged])[0]?.message).toContain("as networkMode public-unsafe asks");
+    expect(atlasAccessListNotOpen([entry({ cidrBlock: "0.0.0.0/0", comment: "temporary" })])).toHaveLength(1);
+    expect(
+      atlasOpenOnPurpose([entry({ cidrBlock: "198.51.100.0/24", comment: UNSAFE_ACCESS_COMMENT })]),
+    ).toEqual([]);
+    expect(RULES.find((r) => r.name === "atlas-open-on-purpose")?.enforcementLevel).toBe("advisory");
+    expect(RULES.find((r) => r.name === "atlas-not-open")?.enforcementLevel).toBeUndefined();
   });
 
   it("rejects a secret without rotation unless the stack owns it", () => {

@@ -12,7 +12,7 @@ describe("monitoring", () => {
   const alarm = (name: string) =>
     ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").find((a) => a.inputs.name === name)?.inputs;
 
-  it("alarms on a down site in 2 of 3 periods, counting missing probes as down", () => {
+  it("alarms on a down site in 2 of 3 periods; probes that never ran are the missed-run alarm's", () => {
     expect(alarm("opendev-health-down")).toMatchObject({
       metricName: "HealthCheckUp",
       namespace: "AtlasOps",
@@ -22,7 +22,7 @@ describe("monitoring", () => {
       datapointsToAlarm: 2,
       comparisonOperator: "LessThanThreshold",
       threshold: 1,
-      treatMissingData: "breaching",
+      treatMissingData: "notBreaching",
     });
     expect(alarm("opendev-health-latency-p95")).toMatchObject({ extendedStatistic: "p95", threshold: 2000 });
     expect(alarm("opendev-tls-certificate-expiring")).toMatchObject({
@@ -32,17 +32,16 @@ describe("monitoring", () => {
   });
 
   it("treats a missing daily backup as a missed run, and watches every dead-letter queue", () => {
-    expect(alarm("opendev-backup-missed-run")).toMatchObject({
-      metricName: "BackupSucceeded",
-      period: 3600,
-      evaluationPeriods: 25,
-      datapointsToAlarm: 25,
-      treatMissingData: "breaching",
+    const missed = alarm("opendev-backup-missed-run");
+    // 24 h + 1 h for the 25-hour autumn day in Europe/Berlin + 60 min slack.
+    expect(missed).toMatchObject({ evaluationPeriods: 26, datapointsToAlarm: 26, threshold: 1 });
+    expect(missed?.metricQueries[1]).toMatchObject({
+      metric: { metricName: "BackupSucceeded", stat: "Maximum", period: 3600 },
     });
     expect(alarm("opendev-newest-daily-backup-too-old")).toMatchObject({
       metricName: "NewestBackupAgeHours",
       dimensions: { service: "atlas-ops", App: "opendev", Job: "verify-backup", Kind: "daily" },
-      threshold: 25,
+      threshold: 26,
     });
     const dlqAlarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").filter(
       (a) => a.inputs.namespace === "AWS/SQS",
@@ -57,6 +56,47 @@ describe("monitoring", () => {
         (a) => a.inputs.threshold === 0 && a.inputs.comparisonOperator === "GreaterThanThreshold",
       ),
     ).toBe(true);
+  });
+
+  it("starts all green on a fresh deploy, and every alarm turns green by itself once the cause is gone", () => {
+    const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.inputs);
+    // Before any job ran there is no data at all: nothing may count that as breaching.
+    expect(alarms.filter((a) => a.treatMissingData === "breaching").map((a) => a.name)).toEqual([]);
+
+    // Missed runs count an hour only once the stack is alive in it (the health check's invocations).
+    const missedRuns = alarms.filter(
+      (a) => /-missed-run$/.test(a.name) && a.name !== "opendev-health-check-missed-run",
+    );
+    expect(missedRuns.map((a) => a.name).sort()).toEqual([
+      "opendev-backup-missed-run",
+      "opendev-daily-report-missed-run",
+      "opendev-db-stats-missed-run",
+    ]);
+    for (const missed of missedRuns) {
+      expect(missed.metricQueries[0]).toMatchObject({ expression: "IF(FILL(m1, 0) > 0, FILL(m0, 0), 1)" });
+      expect(missed.metricQueries[2].metric).toMatchObject({
+        namespace: "AWS/Lambda",
+        metricName: "Invocations",
+        dimensions: { FunctionName: "opendev-health-check" },
+        stat: "Sum",
+      });
+      expect(missed.treatMissingData).toBe("notBreaching");
+    }
+    // The clock itself: no invocation at all leaves that alarm without data, which is notified.
+    const topics = Object.fromEntries(
+      ofType(resources, "aws:sns/topic:Topic").map((t) => [t.inputs.name, t.state.arn]),
+    );
+    expect(alarm("opendev-health-check-missed-run")).toMatchObject({
+      namespace: "AWS/Lambda",
+      metricName: "Invocations",
+      treatMissingData: "missing",
+      insufficientDataActions: [topics["opendev-technical-alerts"]],
+    });
+
+    // A dead letter alarms once, when it arrives, not for the 14 days it waits in the queue.
+    const dlq = alarm("opendev-health-check-dead-letters");
+    expect(dlq).toMatchObject({ metricName: "NumberOfMessagesSent", statistic: "Sum", period: 300 });
+    expect(dlq?.treatMissingData).toBe("notBreaching");
   });
 
   it("sends rotation failures to the security topic and storage alarms against the disk size", () => {

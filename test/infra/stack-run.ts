@@ -10,9 +10,12 @@ export interface StackRun {
 }
 
 /** Runs the whole program under mocks with the filled-in prod stack file (plus overrides). */
-export async function runStack(overrides: Record<string, string> = {}): Promise<StackRun> {
+export async function runStack(
+  overrides: Record<string, string> = {},
+  mocks: Parameters<typeof installMocks>[0] = {},
+): Promise<StackRun> {
   process.env[PLACEHOLDER_CODE_ENV] = "1";
-  const resources = installMocks();
+  const resources = installMocks(mocks);
   const stack = atlasOpsStack(testConfig(overrides));
   const outputs: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(stack)) {

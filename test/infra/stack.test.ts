@@ -3,7 +3,17 @@ import type { PolicyDocument, PolicyStatement } from "../../infra/iam";
 import { snapshotPolicyItems } from "../../infra/atlas-database";
 import { ACTIONS_WITHOUT_RESOURCE_LEVEL } from "../../infra/iam";
 import { parseDatabaseCredentials } from "../../lambdas/core/mongo/credentials";
-import { CLUSTER_SRV, isSecret, NAT_IP, named, ofType, plain, type RecordedResource } from "./mocks";
+import {
+  ADMIN_SECRET_EXPIRES_AT,
+  CLUSTER_SRV,
+  isSecret,
+  NAT_IP,
+  named,
+  ofType,
+  plain,
+  type RecordedResource,
+  waitsFor,
+} from "./mocks";
 import { runStack, type StackRun } from "./stack-run";
 
 let run: StackRun;
@@ -30,8 +40,8 @@ describe("schedules", () => {
       ofType(resources, "aws:scheduler/schedule:Schedule").map((s) => [s.inputs.name, s.inputs]),
     );
     expect(Object.fromEntries(Object.entries(schedules).map(([n, s]) => [n, s.scheduleExpression]))).toEqual({
-      "opendev-backup-daily": "cron(0 2 * * ? *)",
-      "opendev-backup-weekly": "cron(0 3 ? * SUN *)",
+      "opendev-backup-daily": "cron(30 4 * * ? *)",
+      "opendev-backup-weekly": "cron(0 4 ? * SUN *)",
       "opendev-backup-monthly": "cron(0 4 1 * ? *)",
       "opendev-verify-backup": "cron(0 6 ? * MON *)",
       "opendev-restore-test": "cron(0 5 2 * ? *)",
@@ -81,15 +91,43 @@ describe("backup storage", () => {
     )[0];
     const rules = lifecycle?.inputs.rules as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
     const byPrefix = Object.fromEntries(
-      rules.filter((r) => r.expiration).map((r) => [r.filter.prefix, r.expiration.days]),
+      rules.filter((r) => r.expiration?.days).map((r) => [r.filter.prefix, r.expiration.days]),
     );
     expect(byPrefix).toEqual({ "daily/": 30, "weekly/": 90, "monthly/": 365 });
     expect(
-      rules.filter((r) => r.expiration).every((r) => r.noncurrentVersionExpiration.noncurrentDays === 7),
+      rules
+        .filter((r) => r.expiration?.days)
+        .every((r) => r.noncurrentVersionExpiration.noncurrentDays === 7),
     ).toBe(true);
     expect(rules.find((r) => r.abortIncompleteMultipartUpload)?.abortIncompleteMultipartUpload).toEqual({
       daysAfterInitiation: 1,
     });
+  });
+
+  it("removes the delete markers that expiry leaves behind once their versions are gone", () => {
+    const rules = ofType(resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[0]
+      ?.inputs.rules as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const markers = rules.filter((r) => r.expiration?.expiredObjectDeleteMarker === true);
+    // S3 refuses the flag beside `days`: one rule of its own, over the whole backup prefix.
+    expect(markers).toEqual([
+      {
+        id: "remove-expired-delete-markers",
+        status: "Enabled",
+        filter: { prefix: "" },
+        expiration: { expiredObjectDeleteMarker: true },
+      },
+    ]);
+  });
+
+  it("protects the backup key and its alias like the bucket, and keeps them if the stack is destroyed", () => {
+    const key = ofType(resources, "aws:kms/key:Key")[0]!;
+    const alias = ofType(resources, "aws:kms/alias:Alias")[0]!;
+    const bucket = ofType(resources, "aws:s3/bucket:Bucket")[0]!;
+    expect(bucket.options.protect).toBe(true);
+    for (const resource of [key, alias]) {
+      expect(resource.options, resource.type).toMatchObject({ protect: true, retainOnDelete: true });
+    }
+    expect(key.inputs.deletionWindowInDays).toBe(30);
   });
 
   it("encrypts with a rotating customer-managed key, versions, blocks public access and denies plain HTTP", () => {
@@ -157,6 +195,28 @@ describe("IAM", () => {
     expect(doc.Statement.find((s) => s.Sid === "ReadOwnSecrets")?.Resource).toEqual([
       run.outputs.secretArns && (run.outputs.secretArns as Record<string, string>).mongodbBackup,
     ]);
+  });
+
+  it("runs one backup and one restore test at a time, so two deliveries of a run never write side by side", () => {
+    const reserved = Object.fromEntries(
+      ofType(resources, FN).map((f) => [f.inputs.name, f.inputs.reservedConcurrentExecutions]),
+    );
+    expect(reserved).toMatchObject({ "opendev-backup": 1, "opendev-restore-test": 1 });
+    // The others keep the account's shared pool (reserving for them would only eat the account quota).
+    for (const job of ["verify-backup", "health-check", "db-stats", "daily-report", "rotate-app-secret"]) {
+      expect(reserved[`opendev-${job}`], job).toBeUndefined();
+    }
+    // A failed copy cannot delete what another copy committed: no delete action, and an explicit deny.
+    for (const job of ["backup", "restore-test", "verify-backup"]) {
+      const doc = jobPolicy(job);
+      expect(
+        actionsOf(allows(doc)).filter((a) => /^s3:(Delete|\*)/.test(a)),
+        job,
+      ).toEqual([]);
+    }
+    const deny = jobPolicy("backup").Statement.find((s) => s.Sid === "NeverDeleteBackups");
+    expect(deny).toMatchObject({ Effect: "Deny", Resource: [bucketArn, `${bucketArn}/*`] });
+    expect(deny?.Action).toEqual(expect.arrayContaining(["s3:DeleteObject", "s3:DeleteObjectVersion"]));
   });
 
   it("lets the backup job read the sidecars it checks before writing a scheduled run again", () => {
@@ -428,6 +488,72 @@ describe("Atlas", () => {
     const monthlyDays = (long.policyItemMonthlies[0]?.retentionValue ?? 0) * 28;
     expect(weeklyDays).toBeGreaterThanOrEqual(365);
     expect(monthlyDays).toBeGreaterThanOrEqual(weeklyDays);
+  });
+
+  it("gives the rotation Lambda one Atlas secret that `pulumi up --replace` can renew (delete before replace)", () => {
+    const account = named(
+      resources,
+      "mongodbatlas:index/projectServiceAccount:ProjectServiceAccount",
+      "database-rotation-admin",
+    );
+    const secret = named(
+      resources,
+      "mongodbatlas:index/projectServiceAccountSecret:ProjectServiceAccountSecret",
+      "database-rotation-admin-secret",
+    );
+    // Two slots per account, expired secrets kept, the first taken by the account's own: a replacement that
+    // created the new secret before deleting the old one would need a third.
+    expect(secret.options.deleteBeforeReplace).toBe(true);
+    expect(secret.options.additionalSecretOutputs).toContain("secret");
+    expect(account.options.additionalSecretOutputs).toContain("secrets");
+    const stored = JSON.parse(
+      plain<string>(
+        named(resources, "aws:secretsmanager/secretVersion:SecretVersion", "atlas-admin-initial").inputs
+          .secretString,
+      ),
+    );
+    expect(stored).toEqual({ clientId: "mdb_sa_id_rotation", clientSecret: "mdb_sa_sk_generated-by-atlas" });
+  });
+
+  it("warns the security contacts 14 days before that secret expires, and clears once it is renewed", () => {
+    const alarm = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").find(
+      (a) => a.inputs.name === "opendev-atlas-admin-secret-expiring",
+    )?.inputs;
+    const topics = Object.fromEntries(
+      ofType(resources, "aws:sns/topic:Topic").map((t) => [t.inputs.name, t.state.arn]),
+    );
+    expect(alarm).toMatchObject({
+      comparisonOperator: "LessThanThreshold",
+      threshold: 14,
+      treatMissingData: "notBreaching",
+      alarmActions: [topics["opendev-security-alerts"]],
+    });
+    expect(alarm?.metricQueries[0].expression).toBe(
+      `(${Date.parse(ADMIN_SECRET_EXPIRES_AT) / 1000} - EPOCH(m0)) / 86400`,
+    );
+    expect(alarm?.metricQueries[1].metric).toMatchObject({
+      metricName: "Invocations",
+      dimensions: { FunctionName: "opendev-health-check" },
+    });
+    expect(alarm?.alarmDescription).toContain(ADMIN_SECRET_EXPIRES_AT);
+  });
+
+  it("turns database-password rotation on only once what its first test needs exists", () => {
+    const rotation = named(
+      resources,
+      "aws:secretsmanager/secretRotation:SecretRotation",
+      "mongodb-app-rotation",
+    );
+    for (const [type, name] of [
+      ["aws:secretsmanager/secretVersion:SecretVersion", "atlas-admin-initial"],
+      ["mongodbatlas:index/databaseUser:DatabaseUser", "database-app"],
+      [
+        "mongodbatlas:index/projectServiceAccountAccessListEntry:ProjectServiceAccountAccessListEntry",
+        "database-rotation-admin-ip",
+      ],
+    ] as const) {
+      expect(waitsFor(rotation, named(resources, type, name)), name).toBe(true);
+    }
   });
 
   it("mails Atlas alerts to the technical contacts", () => {

@@ -60,6 +60,8 @@ describe("daily-report handler", () => {
       ["NewDocuments", 42, 2, { Database: "shop", Collection: "orders" }],
       ["DataSizeBytes", 1100 * 1024, 2, { Database: "shop" }],
       ["DataSizeBytes", 1000 * 1024, 7 * 24, { Database: "shop" }],
+      ["IndexUsageSkipped", 1, 2, { Database: "shop" }],
+      ["IndexUsageSkipped", 0, 2, { Database: "analytics" }],
     ]);
     await record(app, "restore-test", [
       ["RestoreTestSucceeded", 1, 240],
@@ -88,6 +90,8 @@ describe("daily-report handler", () => {
     expect(text).toMatch(/p95 latency: (n\/a|120 ms)/);
     expect(text).toContain("new in shop.orders: 42");
     expect(text).toContain("shop: 1.1 MiB (+10.0% on last week)");
+    expect(text).toContain("shop: unused-index check skipped ($indexStats refused");
+    expect(text).not.toContain("analytics: unused-index check skipped");
     expect(text).toMatch(/passed \(.*\), restore took 95\.0 s, backup was 12\.0 h old/);
   });
 

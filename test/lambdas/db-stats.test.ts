@@ -91,7 +91,11 @@ describe("db-stats handler", () => {
       expect(usage.indexUsageSkipped).toEqual([
         { namespace: database, reason: expect.stringMatching(/\$indexStats/) },
       ]);
+      // FerretDB has no $indexStats, as an Atlas user without the indexStats action: a metric, not silence.
+      expect(metricValue(first, "IndexUsageSkipped", byDatabase)).toBe(1);
+      expect(usage.level).toBe("WARN");
     } else {
+      expect(metricValue(first, "IndexUsageSkipped", byDatabase)).toBe(0);
       expect(usage.unusedIndexes).toContainEqual(expect.objectContaining({ index: "status_1" }));
     }
   });

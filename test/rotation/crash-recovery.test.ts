@@ -88,14 +88,21 @@ function job(
 
 describe.each(["single-user", "alternating-users"] as const)("crash and retry, %s", (strategy) => {
   it.each(cases)("crash %s: %s", async (point, when) => {
-    const { arn } = await fx.newDatabaseSecret(`crash_${point}_${when}`);
+    const { arn } = await fx.newDatabaseSecret(
+      `crash_${point}_${when}`,
+      {},
+      {
+        pair: strategy === "alternating-users",
+      },
+    );
     const real = new SecretsManagerRotationStore();
     const crashing = job(crashingStore(real, point, when), real, strategy);
     const healthy = job(real, real, strategy);
     if (point === "atlas")
       fx.atlas.failNext(500, {
         afterApplying: when === "after",
-        method: strategy === "single-user" ? "PATCH" : "POST",
+        // Both strategies change a password; neither creates a user (the stack owns the pair).
+        method: "PATCH",
       });
 
     const token = await fx.service.startRotation(arn);

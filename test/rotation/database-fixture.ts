@@ -22,10 +22,15 @@ export interface DatabaseFixture {
   apiKeySecretId: string;
   atlasApiKey: { publicKey: string; privateKey: string };
   serviceAccountSecretId: string;
-  /** A new PostgreSQL login (registered with the fake Atlas) and a rotating secret holding its credentials. */
+  /**
+   * A new PostgreSQL login (registered with the fake Atlas) and a rotating secret holding its credentials.
+   * `pair`: also its `_clone`, same roles and an unknown password, as the stack creates it for
+   * alternating-users rotation.
+   */
   newDatabaseSecret(
     label: string,
     tags?: Record<string, string>,
+    options?: { pair?: boolean },
   ): Promise<{ arn: string; username: string; initial: string }>;
   loadHandler(env: Record<string, string>): Promise<Handler>;
   logsIn(secretString: string): Promise<boolean>;
@@ -57,16 +62,17 @@ export async function startDatabaseFixture(): Promise<DatabaseFixture> {
     apiKeySecretId,
     atlasApiKey: apiKey,
     serviceAccountSecretId,
-    async newDatabaseSecret(label, tags = {}) {
+    async newDatabaseSecret(label, tags = {}, { pair = false } = {}) {
       const username = `rot_${run}_${label}_${++serial}`.replace(/-/g, "_");
       const initial = `Initial-${randomUUID()}`;
       await users.createLogin(username, initial);
       created.push(username, `${username}_clone`);
-      atlas.addUser({
-        username,
-        databaseName: "admin",
-        roles: [{ roleName: "readWrite", databaseName: `rotation_${run}` }],
-      });
+      const roles = [{ roleName: "readWrite", databaseName: `rotation_${run}` }];
+      atlas.addUser({ username, databaseName: "admin", roles });
+      if (pair) {
+        await users.createLogin(`${username}_clone`, `Unknown-${randomUUID()}`);
+        atlas.addUser({ username: `${username}_clone`, databaseName: "admin", roles });
+      }
       const parts = {
         username,
         password: initial,

@@ -86,11 +86,49 @@ describe("rotate-mongodb-password, single-user, through the Atlas Admin API (fak
   });
 });
 
+describe("rotate-mongodb-password moves a secret to the stack's host (a switch to PrivateLink)", () => {
+  it("the pending value takes MONGODB_HOST, logs in there, and only then becomes current", async () => {
+    const [, port] = (process.env.TEST_FERRETDB_PG_HOSTPORT ?? "").split(":");
+    const newHost = `localhost:${port}`;
+    const handler = await fx.loadHandler({ MONGODB_HOST: newHost });
+    try {
+      const { arn } = await fx.newDatabaseSecret("rehost");
+      expect(JSON.parse(await fx.service.value(arn, "AWSCURRENT")).host).not.toBe(newHost);
+      await fx.service.rotate(handler, arn);
+      const current = JSON.parse(await fx.service.value(arn, "AWSCURRENT")) as Record<string, string>;
+      expect(current.host).toBe(newHost);
+      expect(current.MONGODB_URI).toContain(`@${newHost}/`);
+      expect(await fx.logsIn(JSON.stringify(current))).toBe(true);
+    } finally {
+      delete process.env.MONGODB_HOST;
+    }
+  });
+
+  it("a host that does not answer stops the rotation; AWSCURRENT keeps the old host", async () => {
+    const handler = await fx.loadHandler({ MONGODB_HOST: "127.0.0.1:9", ROTATION_LOGIN_WAIT_SECONDS: "0" });
+    try {
+      const { arn } = await fx.newDatabaseSecret("rehost-bad");
+      const before = await fx.service.value(arn, "AWSCURRENT");
+      const token = await fx.service.startRotation(arn);
+      output = captureOutput();
+      await fx.service.step(handler, "createSecret", arn, token);
+      await expect(fx.service.step(handler, "setSecret", arn, token)).rejects.toThrow();
+      output.stop();
+      expect(await fx.service.value(arn, "AWSCURRENT")).toBe(before);
+      expect(await fx.logsIn(before)).toBe(true);
+    } finally {
+      delete process.env.MONGODB_HOST;
+    }
+  });
+});
+
 describe("rotate-mongodb-password, alternating-users", () => {
-  it("creates the clone with the user's roles; current and pending both log in throughout", async () => {
+  it("moves the secret to the other user of the pair; current and pending both log in throughout", async () => {
     const handler = await fx.loadHandler({ ROTATION_STRATEGY: "alternating-users" });
-    const { arn, username } = await fx.newDatabaseSecret("alt");
+    // The pair as the stack creates it with rotationStrategy alternating-users.
+    const { arn, username } = await fx.newDatabaseSecret("alt", {}, { pair: true });
     const first = await fx.service.value(arn, "AWSCURRENT");
+    fx.atlas.requests.length = 0;
 
     const token = await fx.service.startRotation(arn);
     await fx.service.step(handler, "createSecret", arn, token);
@@ -113,6 +151,30 @@ describe("rotate-mongodb-password, alternating-users", () => {
     expect(await fx.logsIn(pending)).toBe(true);
     expect(await fx.users.passwordWorks(username, passwordOf(first))).toBe(false);
     expect(await fx.users.passwordWorks(`${username}_clone`, passwordOf(pending))).toBe(true);
+    // Only passwords changed: rotation never creates a user of its own.
+    expect(fx.atlas.requests.filter((r) => r.method === "POST" && r.path.includes("/databaseUsers"))).toEqual(
+      [],
+    );
+  });
+
+  it("refuses to create the other user itself (the stack owns both), and AWSCURRENT keeps working", async () => {
+    const handler = await fx.loadHandler({ ROTATION_STRATEGY: "alternating-users" });
+    const { arn, username } = await fx.newDatabaseSecret("alt-missing");
+    const first = await fx.service.value(arn, "AWSCURRENT");
+    fx.atlas.requests.length = 0;
+    const token = await fx.service.startRotation(arn);
+    output = captureOutput();
+    await fx.service.step(handler, "createSecret", arn, token);
+    await expect(fx.service.step(handler, "setSecret", arn, token)).rejects.toThrow(
+      new RegExp(`Atlas has no database user ${username}_clone .* run \`pulumi up\``),
+    );
+    output.stop();
+    expect(fx.atlas.users.has(`${username}_clone`)).toBe(false);
+    expect(fx.atlas.requests.filter((r) => r.method === "POST" && r.path.includes("/databaseUsers"))).toEqual(
+      [],
+    );
+    expect(await fx.service.value(arn, "AWSCURRENT")).toBe(first);
+    expect(await fx.logsIn(first)).toBe(true);
   });
 });
 

@@ -71,6 +71,57 @@ export class SecretsService {
     return token;
   }
 
+  /**
+   * What RotateSecret with RotateImmediately=false does on AWS (API reference, RotateSecret): a short-lived
+   * AWSPENDING version, only the testSecret step, then the version is removed. The version is either a copy
+   * of the current value (what moto 5 models) or holds no value; both shapes are played.
+   * Returns the error the handler threw, if any.
+   */
+  async configurationTest(
+    handler: Handler,
+    secretId: string,
+    shape: "copy" | "empty",
+  ): Promise<{ token: string; error?: unknown }> {
+    const token = await this.configurationTestVersion(secretId, shape);
+    let error: unknown;
+    try {
+      await this.step(handler, "testSecret", secretId, token);
+    } catch (caught) {
+      error = caught;
+    }
+    await this.removePending(secretId, token);
+    return { token, error };
+  }
+
+  /**
+   * The AWSPENDING version of a configuration test, before testSecret is sent. moto copies the value only
+   * from its own top-level copy, which PutSecretValue does not refresh, so the harness stores the copy itself.
+   */
+  async configurationTestVersion(secretId: string, shape: "copy" | "empty"): Promise<string> {
+    const token = await this.startRotation(secretId);
+    if (shape === "copy") {
+      await this.client.send(
+        new PutSecretValueCommand({
+          SecretId: secretId,
+          ClientRequestToken: token,
+          SecretString: await this.value(secretId, "AWSCURRENT"),
+          VersionStages: ["AWSPENDING"],
+        }),
+      );
+    }
+    return token;
+  }
+
+  async removePending(secretId: string, token: string): Promise<void> {
+    await this.client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: "AWSPENDING",
+        RemoveFromVersionId: token,
+      }),
+    );
+  }
+
   async step(handler: Handler, step: RotationStep, secretId: string, token: string): Promise<void> {
     await handler({ Step: step, SecretId: secretId, ClientRequestToken: token });
   }

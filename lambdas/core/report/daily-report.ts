@@ -16,6 +16,8 @@ export interface DailyReportFigures {
   health: { checks: number; uptimePercent?: number; p95LatencyMs?: number; tlsCertDaysLeft?: number };
   newDocuments: { database: string; collection: string; documents: number }[];
   databases: { database: string; dataSizeBytes?: number; weekAgoDataSizeBytes?: number }[];
+  /** Databases where db-stats could not check index usage in the last day ($indexStats refused). */
+  indexUsageSkipped?: string[];
   restoreTest?: { ok: boolean; at: Date; rtoMs?: number; backupAgeHours?: number };
   /** Sidecars the latest backup or verification run had to skip because they cannot be read. */
   unreadableSidecars?: number;
@@ -96,6 +98,11 @@ export function formatDailyReport(figures: DailyReportFigures, timeZone: string)
   for (const database of figures.databases) {
     lines.push(
       `  ${database.database}: ${describeGrowth(database.dataSizeBytes, database.weekAgoDataSizeBytes)}`,
+    );
+  }
+  for (const database of figures.indexUsageSkipped ?? []) {
+    lines.push(
+      `  ${database}: unused-index check skipped ($indexStats refused: the db-stats user lacks the indexStats action, or the server has none; see the db-stats log)`,
     );
   }
   if (!figures.newDocuments.length && !figures.databases.length)

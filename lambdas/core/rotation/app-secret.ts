@@ -96,4 +96,9 @@ export const appSecretRotation: RotationStrategy = {
     }
     checkAppSecretValue(next.value, now.value, `pending value of secret ${secretId} key "${next.key}"`);
   },
+
+  // A rotation only needs a well-formed current value; nothing else is involved.
+  async testConfiguration(current, secretId) {
+    parseAppSecret(current, secretId);
+  },
 };

@@ -95,21 +95,6 @@ export class AtlasAdminApi {
     });
   }
 
-  async createDatabaseUser(user: AtlasDatabaseUser & { password: string }): Promise<void> {
-    await this.call(
-      "POST",
-      `/api/atlas/v2/groups/${encodeURIComponent(this.options.projectId)}/databaseUsers`,
-      {
-        groupId: this.options.projectId,
-        databaseName: user.databaseName,
-        username: user.username,
-        password: user.password,
-        roles: user.roles,
-        ...(user.scopes ? { scopes: user.scopes } : {}),
-      },
-    );
-  }
-
   /**
    * A read of any v2 path (the reviews' access history, events, measurements, Performance Advisor); a 403
    * names `requiredRole`, the project role the documentation gives for that resource.

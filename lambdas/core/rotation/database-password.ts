@@ -8,8 +8,8 @@ import { RotationError, type RotationStrategy } from "./rotation-steps";
  * `setPending` goes through it.
  * - single-user: the one user gets the new password; between setSecret and finishSecret the current secret no
  *   longer logs in (short, and the app must reconnect on an authentication error).
- * - alternating-users: the secret alternates between `<user>` and `<user>_clone`; the user not in AWSCURRENT
- *   gets the new password (created with the current user's roles if missing), so the current one never stops
+ * - alternating-users: the secret alternates between `<user>` and `<user>_clone` (both created by the stack
+ *   with the same roles); the user not in AWSCURRENT gets the new password, so the current one never stops
  *   working.
  */
 export type RotationStrategyName = "single-user" | "alternating-users";
@@ -26,13 +26,18 @@ export const PASSWORD_LENGTH = 32;
 
 export interface DatabasePasswordRotationOptions {
   strategy: RotationStrategyName;
-  atlas: Pick<AtlasAdminApi, "getDatabaseUser" | "updateDatabaseUserPassword" | "createDatabaseUser">;
+  atlas: Pick<AtlasAdminApi, "getDatabaseUser" | "updateDatabaseUserPassword">;
   /** A new random password (Secrets Manager GetRandomPassword in the Lambda). */
   newPassword(): Promise<string>;
   /** Atlas applies user changes within seconds to a minute: how long testSecret keeps trying to log in. */
   loginWaitMs?: number;
   /** Pause between login attempts while waiting. */
   loginRetryDelayMs?: number;
+  /**
+   * Where the cluster is reached now (the stack's host: the private endpoint's after a switch to
+   * PrivateLink). The pending value gets it, so a rotation moves a secret to it after proving it logs in.
+   */
+  host?: string;
 }
 
 /** The user that takes the next password: the same one, or the other of the pair. */
@@ -86,7 +91,7 @@ export function databasePasswordRotation(options: DatabasePasswordRotationOption
       const parts = {
         username: nextUsername(now.username, options.strategy),
         password,
-        host: now.host,
+        host: options.host ?? now.host,
         scheme: now.scheme,
         database: now.database,
         options: now.options,
@@ -104,45 +109,54 @@ export function databasePasswordRotation(options: DatabasePasswordRotationOption
       }
       // A retried setSecret (or one whose earlier try succeeded before a crash) has nothing left to do.
       if (await credentialsLogIn(next)) return;
-      if (options.strategy === "single-user" || (await options.atlas.getDatabaseUser(next.username))) {
-        await options.atlas.updateDatabaseUserPassword(next.username, next.password);
-        return;
-      }
-      const template = await options.atlas.getDatabaseUser(now.username);
-      if (!template) {
+      // The stack creates both users of a pair with the same roles: a user made here would keep a copy of
+      // today's roles, miss every later change in the stack and outlive `pulumi destroy`.
+      if (options.strategy === "alternating-users" && !(await options.atlas.getDatabaseUser(next.username))) {
         throw new RotationError(
-          `Atlas has no database user ${now.username} (current user of secret ${secretId})`,
+          `Atlas has no database user ${next.username} (the other user of ${now.username}'s pair, for secret ${secretId}); ` +
+            'the stack creates it with rotationStrategy "alternating-users": run `pulumi up`',
         );
       }
-      await options.atlas.createDatabaseUser({
-        username: next.username,
-        password: next.password,
-        databaseName: template.databaseName,
-        roles: template.roles,
-        scopes: template.scopes,
-      });
+      await options.atlas.updateDatabaseUserPassword(next.username, next.password);
     },
 
     async testPending(pending, _current, secretId) {
       const next = parseDatabaseCredentials(pending, `${secretId} (AWSPENDING)`);
-      const deadline = Date.now() + loginWaitMs;
-      for (;;) {
-        try {
-          await checkCredentialsRead(next);
-          return;
-        } catch (error) {
-          const authFailed =
-            isAuthenticationError(error) ||
-            (error instanceof MongoConnectError && error.isAuthenticationFailure);
-          if (!authFailed || Date.now() + loginRetryDelayMs > deadline) {
-            const detail = error instanceof Error ? error.message : String(error);
-            throw new RotationError(
-              `pending credentials of secret ${secretId} (user ${next.username}) do not work: ${detail}`,
-            );
-          }
-          await new Promise((resolve) => setTimeout(resolve, loginRetryDelayMs));
-        }
+      await waitForLogin(next, `pending credentials of secret ${secretId}`);
+    },
+
+    /**
+     * What a rotation will need: the current credentials log in (network path, user, password) and the
+     * Atlas Admin API credentials can read the user (they will change its password).
+     */
+    async testConfiguration(current, secretId) {
+      const now = parseDatabaseCredentials(current, secretId);
+      await waitForLogin(now, `current credentials of secret ${secretId}`);
+      if (!(await options.atlas.getDatabaseUser(now.username))) {
+        throw new RotationError(
+          `Atlas has no database user ${now.username} (current user of secret ${secretId})`,
+        );
       }
     },
   };
+
+  /** Logs in and reads, waiting while Atlas applies a user change (authentication errors only). */
+  async function waitForLogin(credentials: DatabaseCredentials, label: string): Promise<void> {
+    const deadline = Date.now() + loginWaitMs;
+    for (;;) {
+      try {
+        await checkCredentialsRead(credentials);
+        return;
+      } catch (error) {
+        const authFailed =
+          isAuthenticationError(error) ||
+          (error instanceof MongoConnectError && error.isAuthenticationFailure);
+        if (!authFailed || Date.now() + loginRetryDelayMs > deadline) {
+          const detail = error instanceof Error ? error.message : String(error);
+          throw new RotationError(`${label} (user ${credentials.username}) do not work: ${detail}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, loginRetryDelayMs));
+      }
+    }
+  }
 }

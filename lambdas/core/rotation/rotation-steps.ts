@@ -64,10 +64,19 @@ export interface RotationStrategy {
   setPending(pending: string, current: string, secretId: string): Promise<void>;
   /** Proves the pending value works before it becomes current. */
   testPending(pending: string, current: string, secretId: string): Promise<void>;
+  /**
+   * Secrets Manager's test of a new rotation configuration (see `isConfigurationTest`): proves the function
+   * could rotate this secret (its current value is well-formed, the service behind it answers) without
+   * changing anything.
+   */
+  testConfiguration(current: string, secretId: string): Promise<void>;
 }
 
-/** What a step did: "done", or "already-current" when the token's version is AWSCURRENT already. */
-export type StepOutcome = "done" | "already-current";
+/**
+ * What a step did: "done"; "already-current" when the token's version is AWSCURRENT already;
+ * "configuration-tested" when testSecret was Secrets Manager's test of a new rotation configuration.
+ */
+export type StepOutcome = "done" | "already-current" | "configuration-tested";
 
 /** A rotation request that cannot proceed; the message names the secret and the version, never a value. */
 export class RotationError extends Error {
@@ -121,13 +130,27 @@ export async function runRotationStep(
       await setSecret(secretId, token, store, strategy);
       break;
     case "testSecret":
-      await testSecret(secretId, token, store, strategy);
+      if (await testSecret(secretId, token, store, strategy)) {
+        return { outcome: "configuration-tested", description };
+      }
       break;
     case "finishSecret":
       await finishSecret(secretId, token, description, store);
       break;
   }
   return { outcome: "done", description };
+}
+
+/**
+ * RotateSecret with RotateImmediately=false (how the stack turns rotation on) makes Secrets Manager test the
+ * configuration: it creates a short-lived AWSPENDING version, invokes only testSecret, then removes the
+ * version. No createSecret ran for it, so the version holds no value of ours: none at all, or a copy of the
+ * current value. A real rotation's testSecret always follows a createSecret that stored a fresh value, and
+ * finishSecret refuses to promote such a version (see `checkPromotable`), so recognising the test weakens no
+ * check of a real rotation.
+ */
+export function isConfigurationTest(pending: string | undefined, current: string): boolean {
+  return pending === undefined || pending === current;
 }
 
 /** Stores a new pending value, unless an earlier try already did (it is reused, never overwritten). */
@@ -154,15 +177,35 @@ async function setSecret(
   await strategy.setPending(pending, current, secretId);
 }
 
+/** Returns true when this was Secrets Manager's configuration test (and it passed). */
 async function testSecret(
   secretId: string,
   token: string,
   store: RotatingSecretStore,
   strategy: RotationStrategy,
-): Promise<void> {
-  const pending = await store.getValue(secretId, "AWSPENDING", token);
+): Promise<boolean> {
+  const pending = await store.findPendingValue(secretId, token);
   const current = await store.getValue(secretId, "AWSCURRENT");
-  await strategy.testPending(pending, current, secretId);
+  if (isConfigurationTest(pending, current)) {
+    await strategy.testConfiguration(current, secretId);
+    return true;
+  }
+  await strategy.testPending(pending as string, current, secretId);
+  return false;
+}
+
+/** Only a version that createSecret filled with a new value may become current. */
+async function checkPromotable(secretId: string, token: string, store: RotatingSecretStore): Promise<void> {
+  const pending = await store.findPendingValue(secretId, token);
+  const current = await store.getValue(secretId, "AWSCURRENT");
+  if (pending === undefined) {
+    throw new RotationError(
+      `version ${token} of secret ${secretId} has no value: createSecret never ran for it`,
+    );
+  }
+  if (pending === current) {
+    throw new RotationError(`version ${token} of secret ${secretId} holds the current value, not a new one`);
+  }
 }
 
 async function finishSecret(
@@ -171,6 +214,7 @@ async function finishSecret(
   description: SecretDescription,
   store: RotatingSecretStore,
 ): Promise<void> {
+  await checkPromotable(secretId, token, store);
   const currentVersion = Object.entries(description.stagesByVersion).find(([, labels]) =>
     labels.includes("AWSCURRENT"),
   )?.[0];
