@@ -16,7 +16,7 @@ const (
 	codeNamespaceNotFound = 26
 	codeNamespaceExists   = 48
 	codeCommandNotFound   = 59
-	codeReadOnly         = 2
+	codeReadOnly          = 2
 )
 
 type commandError struct {
@@ -106,7 +106,9 @@ func (c *commandContext) run(dst []byte) []byte {
 	return out
 }
 
-func nothing(_ *commandContext, dst []byte, _ bsoncore.Value) ([]byte, *commandError) { return dst, nil }
+func nothing(_ *commandContext, dst []byte, _ bsoncore.Value) ([]byte, *commandError) {
+	return dst, nil
+}
 
 func helloCommand(c *commandContext, dst []byte, _ bsoncore.Value) ([]byte, *commandError) {
 	dst = bsoncore.AppendBooleanElement(dst, "helloOk", true)
