@@ -377,7 +377,7 @@ func (c *commandContext) appendCursorReplyWithID(dst []byte, key string, cur *cu
 	doc, dst := bsoncore.AppendDocumentElementStart(dst, "cursor")
 	array, dst := bsoncore.AppendArrayElementStart(dst, key)
 	if batchSize >= 0 {
-		dst, _ = appendBatch(dst, cur, batchSize)
+		dst, _ = c.server.data.appendBatch(dst, cur, batchSize)
 	}
 	dst, _ = bsoncore.AppendArrayEnd(dst, array)
 	if cur.next < cur.end && !single {

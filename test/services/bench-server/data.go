@@ -8,12 +8,26 @@ import (
 	"go.mongodb.org/mongo-driver/x/bsonx/bsoncore"
 )
 
-// syntheticDatabase is the read-only data served: <name>.orders with `orders` documents, generated on demand,
-// byte for byte what orderDocument(i) of test/support/seed.ts serialises to (so FerretDB and this server
-// can hold the same data).
+// syntheticDatabase is the read-only data served: <name>.orders with `orders` documents, byte for byte what
+// orderDocument(i) of test/support/seed.ts serialises to (so FerretDB and this server can hold the same data),
+// generated once at start and kept in memory: serving a batch is then a copy.
 type syntheticDatabase struct {
 	name   string
 	orders int64
+	// documents end to end; document i is bytes[offsets[i]:offsets[i+1]].
+	bytes   []byte
+	offsets []int64
+}
+
+func newSyntheticDatabase(name string, orders int64) syntheticDatabase {
+	d := syntheticDatabase{name: name, orders: orders, offsets: make([]int64, 0, orders+1)}
+	d.bytes = make([]byte, 0, orders*272)
+	for i := int64(0); i < orders; i++ {
+		d.offsets = append(d.offsets, int64(len(d.bytes)))
+		d.bytes = appendOrder(d.bytes, i)
+	}
+	d.offsets = append(d.offsets, int64(len(d.bytes)))
+	return d
 }
 
 const ordersCollection = "orders"
@@ -136,7 +150,7 @@ const maxBatchBytes = 16*1024*1024 - 64*1024
 
 // appendBatch appends documents of c as array elements "0", "1", ... until `limit` documents (0: no limit)
 // or maxBatchBytes; returns the number appended.
-func appendBatch(dst []byte, c *cursor, limit int64) ([]byte, int64) {
+func (d *syntheticDatabase) appendBatch(dst []byte, c *cursor, limit int64) ([]byte, int64) {
 	start := len(dst)
 	var n int64
 	var key []byte
@@ -145,7 +159,7 @@ func appendBatch(dst []byte, c *cursor, limit int64) ([]byte, int64) {
 		dst = append(dst, 0x03)
 		dst = append(dst, key...)
 		dst = append(dst, 0)
-		dst = appendOrder(dst, c.next)
+		dst = append(dst, d.bytes[d.offsets[c.next]:d.offsets[c.next+1]]...)
 		c.next++
 		n++
 	}

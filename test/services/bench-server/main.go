@@ -30,6 +30,7 @@ func run() error {
 	dbName := flag.String("db", "bench", "name of the synthetic database")
 	orders := flag.Int64("orders", 100_000, "documents in the synthetic <db>.orders collection")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn or error")
+	read := flag.String("read", "", "instead of serving: read <db>.orders from the server at this host:port and print the speed")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", flag.Args())
@@ -37,17 +38,22 @@ func run() error {
 	if *orders < 0 {
 		return fmt.Errorf("-orders must be >= 0, not %d", *orders)
 	}
+	if *read != "" {
+		return readCollection(*read, *dbName, ordersCollection)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	// Generated before listening: a client that connects finds all of it ready.
 	listener, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
-	srv := newServer(logger, syntheticDatabase{name: *dbName, orders: *orders})
+	data := newSyntheticDatabase(*dbName, *orders)
+	srv := newServer(logger, &data)
 	// The bench starts its own instance on port 0 and reads the address from this line.
 	fmt.Printf("listening on %s\n", listener.Addr())
 	logger.Info("bench-server starting", "listen", listener.Addr().String(), "db", *dbName, "orders", *orders)

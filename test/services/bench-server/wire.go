@@ -29,7 +29,7 @@ type request struct {
 
 type server struct {
 	logger   *slog.Logger
-	data     syntheticDatabase
+	data     *syntheticDatabase
 	cursors  *cursorTable
 	sinks    *sinkTable
 	nextConn atomic.Int64
@@ -38,7 +38,7 @@ type server struct {
 	conns map[net.Conn]struct{}
 }
 
-func newServer(logger *slog.Logger, data syntheticDatabase) *server {
+func newServer(logger *slog.Logger, data *syntheticDatabase) *server {
 	return &server{
 		logger:  logger,
 		data:    data,
