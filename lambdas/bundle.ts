@@ -24,7 +24,7 @@ export type LambdaName = (typeof LAMBDA_NAMES)[number];
 export const MAX_BUNDLE_BYTES = 1.5 * 1024 * 1024;
 
 /** The MongoDB driver loads these only when a feature needs them (Kerberos, compression, encryption, AWS auth). */
-const OPTIONAL_DRIVER_MODULES = [
+export const OPTIONAL_DRIVER_MODULES = [
   "kerberos",
   "snappy",
   "@mongodb-js/zstd",
@@ -41,7 +41,7 @@ const LAMBDAS_DIR = __dirname;
  * The driver's connection-string parser imports `whatwg-url`, whose Unicode tables add ~280 KB; Node's own
  * URL and URLSearchParams implement the same WHATWG standard, so the bundle uses those.
  */
-const nodeUrlInsteadOfWhatwgUrl: Plugin = {
+export const nodeUrlInsteadOfWhatwgUrl: Plugin = {
   name: "node-url-instead-of-whatwg-url",
   setup(plugin) {
     plugin.onResolve({ filter: /^whatwg-url$/ }, () => ({ path: "whatwg-url", namespace: "node-url" }));

@@ -5,6 +5,7 @@ import { DocumentsDigest } from "../lambdas/core/archive/documents-digest";
 import { parseServicesEnv } from "../test/setup/global-setup";
 import { orderDocument } from "../test/support/seed";
 import type { ToolFigures } from "./bench/measure";
+import { bundleCli } from "./bundle-cli";
 import { benchBackup, benchRestore, type SectionResult } from "./bench/sections";
 import { ORDER_BYTES, readSpeeds, seedServer, startBenchServer, type BenchServer } from "./bench/servers";
 
@@ -127,6 +128,8 @@ async function main(): Promise<void> {
   if (!process.env.TEST_MONGODB_URI && existsSync(servicesEnv)) {
     Object.assign(process.env, parseServicesEnv(readFileSync(servicesEnv, "utf8")));
   }
+  // atlas-ops runs as it ships: the bundled CLI (bin/atlas-ops.mjs picks it up when it is current).
+  await bundleCli();
   console.log(
     `node ${process.version}; MB = 2^20 bytes, GB = 2^30 bytes of BSON; CPU = user + system seconds`,
   );
