@@ -8,6 +8,11 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+if (Number(process.versions.node.split(".")[0]) < 22) {
+  process.stderr.write(`atlas-ops: needs Node.js 22 or newer, this is ${process.version}\n`);
+  process.exit(2);
+}
+
 const require = createRequire(import.meta.url);
 const root = fileURLToPath(new globalThis.URL("..", import.meta.url));
 const bundle = join(root, "dist/cli/atlas-ops.cjs");

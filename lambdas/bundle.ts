@@ -73,7 +73,7 @@ export async function bundleLambda(name: LambdaName, outDir: string): Promise<Bu
     outfile: file,
     bundle: true,
     platform: "node",
-    target: "node20",
+    target: "node22",
     format: "cjs",
     minify: true,
     sourcemap: false,
