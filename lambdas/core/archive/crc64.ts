@@ -36,6 +36,10 @@ const TABLE_LO = new Uint32Array(TABLES * 256);
   }
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const SCRATCH = new Uint32Array(16 * 1024);
+const SCRATCH_BYTES = new Uint8Array(SCRATCH.buffer);
+
 export class Crc64 {
   // Kept inverted between updates, as Go's crc64.Update does at its entry and exit.
   private hi = 0xffffffff;
@@ -47,19 +51,26 @@ export class Crc64 {
     const T_HI = TABLE_HI;
     const T_LO = TABLE_LO;
     let i = 0;
-    for (const end8 = bytes.length - 7; i < end8; i += 8) {
-      lo ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-      hi ^= bytes[i + 4]! | (bytes[i + 5]! << 8) | (bytes[i + 6]! << 16) | (bytes[i + 7]! << 24);
-      const a = 7 * 256 + (lo & 0xff);
-      const b = 6 * 256 + ((lo >>> 8) & 0xff);
-      const c = 5 * 256 + ((lo >>> 16) & 0xff);
-      const d = 4 * 256 + (lo >>> 24);
-      const e = 3 * 256 + (hi & 0xff);
-      const f = 2 * 256 + ((hi >>> 8) & 0xff);
-      const g = 256 + ((hi >>> 16) & 0xff);
-      const h = hi >>> 24;
-      lo = T_LO[a]! ^ T_LO[b]! ^ T_LO[c]! ^ T_LO[d]! ^ T_LO[e]! ^ T_LO[f]! ^ T_LO[g]! ^ T_LO[h]!;
-      hi = T_HI[a]! ^ T_HI[b]! ^ T_HI[c]! ^ T_HI[d]! ^ T_HI[e]! ^ T_HI[f]! ^ T_HI[g]! ^ T_HI[h]!;
+    // Eight bytes per step, read as two 32-bit words from an aligned copy (a copy costs far less than eight
+    // byte loads per step); big-endian hosts take the byte loop below for everything.
+    while (LITTLE_ENDIAN && bytes.length - i >= 8) {
+      const n = Math.min(SCRATCH_BYTES.length, (bytes.length - i) & ~7);
+      SCRATCH_BYTES.set(bytes.subarray(i, i + n));
+      for (let w = 0, words = n >>> 2; w < words; w += 2) {
+        lo ^= SCRATCH[w]!;
+        hi ^= SCRATCH[w + 1]!;
+        const a = 7 * 256 + (lo & 0xff);
+        const b = 6 * 256 + ((lo >>> 8) & 0xff);
+        const c = 5 * 256 + ((lo >>> 16) & 0xff);
+        const d = 4 * 256 + (lo >>> 24);
+        const e = 3 * 256 + (hi & 0xff);
+        const f = 2 * 256 + ((hi >>> 8) & 0xff);
+        const g = 256 + ((hi >>> 16) & 0xff);
+        const h = hi >>> 24;
+        lo = T_LO[a]! ^ T_LO[b]! ^ T_LO[c]! ^ T_LO[d]! ^ T_LO[e]! ^ T_LO[f]! ^ T_LO[g]! ^ T_LO[h]!;
+        hi = T_HI[a]! ^ T_HI[b]! ^ T_HI[c]! ^ T_HI[d]! ^ T_HI[e]! ^ T_HI[f]! ^ T_HI[g]! ^ T_HI[h]!;
+      }
+      i += n;
     }
     for (; i < bytes.length; i += 1) {
       const index = (lo ^ bytes[i]!) & 0xff;
