@@ -1,19 +1,57 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx, so a clean clone needs only `npm ci` (no build step). The project is
-// CommonJS, so tsx's require hook is all it needs (its import hook would add a loader thread to every run).
-import { accessSync, constants, statSync } from "node:fs";
+// The CLI ships as one JavaScript bundle, dist/cli/atlas-ops.cjs (`npm run build`, and `npm pack` builds it),
+// run here with plain Node: nothing is compiled at run time. In a source checkout whose bundle is missing or
+// older than the sources, the TypeScript runs through tsx instead, so a clone needs only `npm ci` and never
+// runs stale code.
+import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-// tsx caches compiled files under the temp directory and throws when it cannot write there: without a
-// writable TMPDIR, run uncached (slower to start) rather than crash before even `--help` can print.
-try {
-  if (!statSync(tmpdir()).isDirectory()) throw new Error("not a directory");
-  accessSync(tmpdir(), constants.W_OK);
-} catch {
-  process.env.TSX_DISABLE_CACHE = "1";
+if (Number(process.versions.node.split(".")[0]) < 22) {
+  process.stderr.write(`atlas-ops: needs Node.js 22 or newer, this is ${process.version}\n`);
+  process.exit(2);
 }
-const { register } = await import("tsx/cjs/api");
-register();
-const { main } = createRequire(import.meta.url)("../cli/main.ts");
+
+const require = createRequire(import.meta.url);
+const root = fileURLToPath(new globalThis.URL("..", import.meta.url));
+const bundle = join(root, "dist/cli/atlas-ops.cjs");
+
+/** True when a TypeScript source (or package.json) changed after `since` (milliseconds). */
+function sourcesChangedSince(since) {
+  const newer = (dir) =>
+    readdirSync(dir, { withFileTypes: true }).some((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return newer(path);
+      return entry.name.endsWith(".ts") && statSync(path).mtimeMs > since;
+    });
+  return (
+    statSync(join(root, "package.json")).mtimeMs > since ||
+    newer(join(root, "cli")) ||
+    newer(join(root, "lambdas"))
+  );
+}
+
+const fromSource = existsSync(join(root, "cli/main.ts"));
+let main;
+if (existsSync(bundle) && !(fromSource && sourcesChangedSince(statSync(bundle).mtimeMs))) {
+  ({ main } = require(bundle));
+} else if (fromSource) {
+  // The project is CommonJS, so tsx's require hook is all it needs (its import hook adds a loader thread).
+  // tsx caches compiled files under the temp directory and throws when it cannot write there: without a
+  // writable TMPDIR, run uncached (slower to start) rather than crash before even `--help` can print.
+  try {
+    if (!statSync(tmpdir()).isDirectory()) throw new Error("not a directory");
+    accessSync(tmpdir(), constants.W_OK);
+  } catch {
+    process.env.TSX_DISABLE_CACHE = "1";
+  }
+  const { register } = await import("tsx/cjs/api");
+  register();
+  ({ main } = require("../cli/main.ts"));
+} else {
+  process.stderr.write(`atlas-ops: ${bundle} is missing: this package was not built (npm run build)\n`);
+  process.exit(1);
+}
 process.exitCode = await main(process.argv);

@@ -26,7 +26,7 @@ export type LambdaName = (typeof LAMBDA_NAMES)[number];
 export const MAX_BUNDLE_BYTES = 1.5 * 1024 * 1024;
 
 /** The MongoDB driver loads these only when a feature needs them (Kerberos, compression, encryption, AWS auth). */
-const OPTIONAL_DRIVER_MODULES = [
+export const OPTIONAL_DRIVER_MODULES = [
   "kerberos",
   "snappy",
   "@mongodb-js/zstd",
@@ -43,7 +43,7 @@ const LAMBDAS_DIR = __dirname;
  * The driver's connection-string parser imports `whatwg-url`, whose Unicode tables add ~280 KB; Node's own
  * URL and URLSearchParams implement the same WHATWG standard, so the bundle uses those.
  */
-const nodeUrlInsteadOfWhatwgUrl: Plugin = {
+export const nodeUrlInsteadOfWhatwgUrl: Plugin = {
   name: "node-url-instead-of-whatwg-url",
   setup(plugin) {
     plugin.onResolve({ filter: /^whatwg-url$/ }, () => ({ path: "whatwg-url", namespace: "node-url" }));
@@ -75,7 +75,7 @@ export async function bundleLambda(name: LambdaName, outDir: string): Promise<Bu
     outfile: file,
     bundle: true,
     platform: "node",
-    target: "node20",
+    target: "node22",
     format: "cjs",
     minify: true,
     sourcemap: false,

@@ -6,7 +6,7 @@ import { connectMongo } from "../../lambdas/core/mongo/connect";
 import { NamespaceSelection } from "../../lambdas/core/restore/namespaces";
 import { formatRestoreReport } from "../../lambdas/core/restore/report";
 import { restoreArchive } from "../../lambdas/core/restore/restore-archive";
-import type { RestoreProgress } from "../../lambdas/core/restore/engine";
+import { ProgressLine } from "../progress";
 
 export interface RestoreCommandOptions {
   uri?: string;
@@ -21,23 +21,18 @@ export interface RestoreCommandOptions {
   parallelism: string;
 }
 
-/** A progress line on a terminal (stderr), at most a few times a second; nothing when piped. */
-function terminalProgress(label: string): ((progress: RestoreProgress) => void) | undefined {
+/**
+ * The restore's progress on a terminal. The total is the sidecar manifest's, for a whole archive (unknown
+ * for a stock archive, or when namespaces are filtered: the line then shows amounts only).
+ */
+async function progressLine(
+  location: ReturnType<typeof resolveArchive>,
+  options: RestoreCommandOptions,
+): Promise<ProgressLine | undefined> {
   if (!process.stderr.isTTY) return undefined;
-  let last = 0;
-  return (progress) => {
-    const now = Date.now();
-    if (now - last < 250) return;
-    last = now;
-    const mb = (progress.bytes / 1024 / 1024).toFixed(1);
-    process.stderr.write(
-      `\r${label}: ${progress.documents} documents, ${mb} MB, ${progress.completedNamespaces} collections done`,
-    );
-  };
-}
-
-function endProgressLine(): void {
-  if (process.stderr.isTTY) process.stderr.write("\n");
+  const filtered = options.nsInclude.length > 0 || options.nsExclude.length > 0;
+  const manifest = filtered ? undefined : await location.target.readSidecar(location.key);
+  return new ProgressLine("restoring", manifest?.totals.bytes);
 }
 
 export async function restoreCommand(archiveUrl: string, options: RestoreCommandOptions): Promise<void> {
@@ -62,15 +57,19 @@ export async function restoreCommand(archiveUrl: string, options: RestoreCommand
   let client: MongoClient | undefined;
   if (options.uri) client = await connectMongo(options.uri, { appName: "atlas-ops/restore" });
   try {
+    const progress = options.json ? undefined : await progressLine(location, options);
     const report = await restoreArchive(location, client, {
       selection,
       drop: options.drop ?? false,
       dryRun: options.dryRun ?? false,
       verify: options.verify ?? false,
       parallelism,
-      onProgress: options.json ? undefined : terminalProgress("restoring"),
+      onProgress: progress
+        ? ({ documents, bytes, completedNamespaces }) =>
+            progress.update({ documents, bytes, note: `${completedNamespaces} collections done` })
+        : undefined,
     });
-    if (!options.json) endProgressLine();
+    progress?.end();
     const { manifest: _manifest, ...printable } = report;
     if (options.json) process.stdout.write(`${JSON.stringify(printable, null, 2)}\n`);
     else {

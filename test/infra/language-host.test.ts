@@ -88,7 +88,8 @@ async function startEngine(): Promise<FakeEngine> {
     registerResourceOutputs: (_call: Call, reply: Reply) => reply(null, new Empty()),
     invoke: (call: Call, reply: Reply) => {
       const token = call.request.getTok!() as string;
-      const response = new providerPb.InvokeResponse!();
+      // @pulumi/pulumi 3.27x answers invokes with resource.proto's ResourceInvokeResponse (provider.proto's before).
+      const response = new (resourcePb.ResourceInvokeResponse ?? providerPb.InvokeResponse)!();
       response.setReturn!(Struct.fromJavaScript(dataSourceAnswer(token) ?? {}));
       reply(null, response);
     },

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local test services: FerretDB on SQLite, PostgreSQL + FerretDB on PostgreSQL (real password checks),
-# moto (AWS API), and mongodump/mongorestore built from a pinned mongo-tools module.
+# moto (AWS API), mongodump/mongorestore built from a pinned mongo-tools module, and the bench server (a
+# synthetic in-memory MongoDB for the benchmarks).
 #
 #   bash test/services/services.sh up|down|status
 #
@@ -24,6 +25,10 @@ PORT_FERRETDB_SQLITE=$((PORT_BASE + 0))
 PORT_POSTGRES=$((PORT_BASE + 1))
 PORT_FERRETDB_PG=$((PORT_BASE + 2))
 PORT_MOTO=$((PORT_BASE + 3))
+PORT_BENCH_SERVER=$((PORT_BASE + 4))
+# The always-on bench server holds a small synthetic collection (its test stays quick); `npm run bench`
+# starts its own instances at the sizes it measures.
+BENCH_SERVER_ORDERS=20000
 
 # Test-only credentials: every listener is bound to 127.0.0.1.
 PG_ADMIN_USER="postgres"
@@ -194,6 +199,7 @@ needs_build() {
 }
 
 FERRETDB_REBUILT=0
+BENCH_SERVER_REBUILT=0
 
 build_ferretdb() {
   local bin="$BIN/ferretdb" logfile="$LOGS/build-ferretdb.log"
@@ -206,6 +212,20 @@ build_ferretdb() {
   mv -f "$bin.tmp" "$bin"
   echo "$GO_VERSION" >"$bin.go-version"
   FERRETDB_REBUILT=1
+  log "built $bin in $((SECONDS - t0))s"
+}
+
+build_bench_server() {
+  local bin="$BIN/bench-server" logfile="$LOGS/build-bench-server.log"
+  step "build the bench server" "$logfile"
+  needs_build "$bin" "$SRC/bench-server" || return 0
+  log "building the bench server (log: $logfile)"
+  local t0=$SECONDS
+  (cd "$SRC/bench-server" && go build -buildvcs=false -trimpath -o "$bin.tmp" .) >"$logfile" 2>&1 ||
+    fail "go build of test/services/bench-server failed"
+  mv -f "$bin.tmp" "$bin"
+  echo "$GO_VERSION" >"$bin.go-version"
+  BENCH_SERVER_REBUILT=1
   log "built $bin in $((SECONDS - t0))s"
 }
 
@@ -436,6 +456,27 @@ ferretdb_start() {
 }
 
 # ---------------------------------------------------------------------------------------------------------
+# bench server
+
+bench_server_start() {
+  local name="bench-server" logfile="$LOGS/bench-server.log"
+  step "start $name" "$logfile"
+  local args=("$BIN/bench-server" -listen-addr "127.0.0.1:$PORT_BENCH_SERVER" -orders "$BENCH_SERVER_ORDERS")
+  if is_ours "$name" "-listen-addr 127.0.0.1:$PORT_BENCH_SERVER"; then
+    if [ "$BENCH_SERVER_REBUILT" = 0 ] && same_cmdline "$name" "${args[@]}" && port_open "$PORT_BENCH_SERVER"; then
+      return 0
+    fi
+    stop_pidfile "$name"
+  fi
+  ensure_port_free "$PORT_BENCH_SERVER" "$name"
+  start_daemon "$name" "$logfile" "${args[@]}"
+  local pid
+  pid="$(read_pid "$name")"
+  wait_until 30 "$pid" port_open "$PORT_BENCH_SERVER" || fail "$name did not start listening on 127.0.0.1:$PORT_BENCH_SERVER"
+  log "started $name on 127.0.0.1:$PORT_BENCH_SERVER (pid $pid)"
+}
+
+# ---------------------------------------------------------------------------------------------------------
 # moto
 
 MOTO_PYTHON=""
@@ -504,7 +545,10 @@ write_env() {
       "AWS_ACCESS_KEY_ID=test" \
       "AWS_SECRET_ACCESS_KEY=test" \
       "MONGODUMP=$BIN/mongodump" \
-      "MONGORESTORE=$BIN/mongorestore"; do
+      "MONGORESTORE=$BIN/mongorestore" \
+      "TEST_BENCH_MONGODB_URI=mongodb://127.0.0.1:$PORT_BENCH_SERVER/" \
+      "TEST_BENCH_ORDERS=$BENCH_SERVER_ORDERS" \
+      "BENCH_SERVER=$BIN/bench-server"; do
       printf '%s=%s\n' "${kv%%=*}" "$(shell_quote "${kv#*=}")"
     done
   } >"$tmp"
@@ -532,6 +576,7 @@ cmd_up() {
   go_env_setup
   build_ferretdb
   build_mongo_tools
+  build_bench_server
 
   pg_setup_paths
   pg_start
@@ -543,6 +588,7 @@ cmd_up() {
     -postgresql-url "postgres://127.0.0.1:$PORT_POSTGRES/$PG_DATABASE?$PG_URL_PARAMS"
 
   moto_start
+  bench_server_start
   write_env
   log "up in $((SECONDS - t0))s; environment in $ENV_FILE"
 }
@@ -551,7 +597,7 @@ cmd_down() {
   mkdir -p "$RUN"
   lock
   step "stop services"
-  stop_pidfile moto ferretdb-pg ferretdb-sqlite
+  stop_pidfile bench-server moto ferretdb-pg ferretdb-sqlite
   pg_stop
   rm -f "$ENV_FILE"
 }
@@ -563,8 +609,9 @@ status_line() {
 cmd_status() {
   status_line SERVICE ADDRESS PID STATE
   local name port marker pid state
-  for name in ferretdb-sqlite postgres ferretdb-pg moto; do
+  for name in ferretdb-sqlite postgres ferretdb-pg moto bench-server; do
     case "$name" in
+      bench-server) port=$PORT_BENCH_SERVER marker="-listen-addr 127.0.0.1:$port" ;;
       ferretdb-sqlite) port=$PORT_FERRETDB_SQLITE marker="-listen-addr 127.0.0.1:$port" ;;
       ferretdb-pg) port=$PORT_FERRETDB_PG marker="-listen-addr 127.0.0.1:$port" ;;
       moto) port=$PORT_MOTO marker="-p $port" ;;

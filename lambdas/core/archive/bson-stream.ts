@@ -45,7 +45,8 @@ export async function* documentRuns(
     return run;
   };
   for (;;) {
-    const length = await reader.peekInt32LE();
+    // The synchronous paths first: one await per document is a large part of reading small ones.
+    const length = reader.bufferedInt32LE() ?? (await reader.peekInt32LE());
     if (length === undefined) {
       if (terminated) throw new ArchiveError("archive is truncated inside a collection's documents", where);
       if ((await reader.peek(1)).length > 0) {
@@ -69,7 +70,10 @@ export async function* documentRuns(
     }
     if (count > 0 && filled + length > buffer!.length) yield take();
     if (!buffer || buffer.length < length) buffer = Buffer.allocUnsafeSlow(Math.max(capacity, length));
-    if (!(await reader.readInto(buffer, filled, length))) {
+    if (
+      !reader.readIntoBuffered(buffer, filled, length) &&
+      !(await reader.readInto(buffer, filled, length))
+    ) {
       throw new ArchiveError(`document #${index} is truncated (length says ${length} bytes)`, where);
     }
     const problem = checkDocument(buffer, filled, filled + length);

@@ -1,19 +1,31 @@
-import { createHash } from "node:crypto";
-
-const MODULUS = 1n << 256n;
+import { hash } from "node:crypto";
 
 /**
  * Order-independent digest of a multiset of raw BSON documents: the sum, modulo 2^256, of each document's
  * SHA-256. Two collections hold the same documents (byte for byte, with the same multiplicities) exactly when
  * their digests agree (up to SHA-256 collisions), whatever order a server returns them in.
+ *
+ * It runs once per document on every backup, verify and restore check, so it allocates nothing per document
+ * beyond the 32-byte hash: a one-shot `crypto.hash` (no Hash object) added into eight 32-bit limbs (no
+ * BigInt, no hex string).
  */
 export class DocumentsDigest {
-  private sum = 0n;
+  /** Little-endian limbs: limbs[0] holds the least significant 32 bits of the sum. */
+  private readonly limbs = new Uint32Array(8);
   private count = 0;
 
   add(document: Uint8Array): void {
-    const hex = createHash("sha256").update(document).digest("hex");
-    this.sum = (this.sum + BigInt(`0x${hex}`)) % MODULUS;
+    const sha = hash("sha256", document, "buffer");
+    const limbs = this.limbs;
+    let carry = 0;
+    for (let limb = 0; limb < 8; limb += 1) {
+      // The SHA-256 read as a big-endian number: its last four bytes are the least significant limb.
+      const at = 28 - 4 * limb;
+      const word = ((sha[at]! << 24) | (sha[at + 1]! << 16) | (sha[at + 2]! << 8) | sha[at + 3]!) >>> 0;
+      const sum = limbs[limb]! + word + carry;
+      limbs[limb] = sum; // stored modulo 2^32
+      carry = sum > 0xffffffff ? 1 : 0;
+    }
     this.count += 1;
   }
 
@@ -23,6 +35,8 @@ export class DocumentsDigest {
 
   /** 64 hex characters. */
   hex(): string {
-    return this.sum.toString(16).padStart(64, "0");
+    let hex = "";
+    for (let limb = 7; limb >= 0; limb -= 1) hex += this.limbs[limb]!.toString(16).padStart(8, "0");
+    return hex;
   }
 }

@@ -1,0 +1,121 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { MongoClient } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatProgress } from "../../cli/progress";
+import { testEnv, uniqueName } from "../support/env";
+
+const run = promisify(execFile);
+const root = resolve(__dirname, "../..");
+const env = testEnv();
+const MB = 1024 * 1024;
+
+describe("progress line", () => {
+  it("shows the percentage and the time left when the total is known, amounts only when it is not", () => {
+    expect(
+      formatProgress(
+        "restoring",
+        { documents: 500, bytes: 25 * MB, note: "1 collections done" },
+        10_000,
+        100 * MB,
+      ),
+    ).toBe("restoring: 25% (500 documents, 25.0 MB of 100.0 MB, 1 collections done), about 30 s left");
+    expect(formatProgress("restoring", { documents: 9, bytes: 100 * MB }, 5_000, 100 * MB)).toBe(
+      "restoring: 100% (9 documents, 100.0 MB of 100.0 MB)",
+    );
+    expect(formatProgress("restoring", { documents: 10, bytes: 3 * MB }, 60_000, 1000 * MB)).toBe(
+      "restoring: 0% (10 documents, 3.0 MB of 1000.0 MB), about 5 h 32 min left",
+    );
+    expect(formatProgress("restoring", { documents: 7, bytes: 2 * MB }, 1_000)).toBe(
+      "restoring: 7 documents, 2.0 MB",
+    );
+  });
+
+  describe("the restore command", () => {
+    const db = uniqueName("progress").replaceAll("-", "_");
+    let client: MongoClient;
+    let work: string;
+    let archive: string;
+
+    beforeAll(async () => {
+      client = await MongoClient.connect(env.mongodbUri);
+      await client
+        .db(db)
+        .collection("orders")
+        .insertMany(Array.from({ length: 200 }, (_, n) => ({ n })));
+      work = await mkdtemp(join(tmpdir(), "progress-"));
+      const backup = await run(
+        process.execPath,
+        [
+          join(root, "bin/atlas-ops.mjs"),
+          "backup",
+          "--uri",
+          env.mongodbUri,
+          "--to",
+          work,
+          "--db",
+          db,
+          "--json",
+        ],
+        { cwd: root },
+      );
+      archive = (JSON.parse(backup.stdout) as { archive: string }).archive;
+    });
+    afterAll(async () => {
+      for (const name of [db, `${db}_tty`, `${db}_json`]) await client?.db(name).dropDatabase();
+      await client?.close();
+      if (work) await rm(work, { recursive: true, force: true });
+    });
+
+    /** Runs the CLI on a pseudo-terminal (util-linux `script`), as an operator at a terminal would. */
+    const onTerminal = async (...args: string[]) => {
+      const quoted = [process.execPath, join(root, "bin/atlas-ops.mjs"), ...args].map((arg) => `'${arg}'`);
+      return (await run("script", ["-qec", quoted.join(" "), "/dev/null"], { cwd: root })).stdout;
+    };
+
+    it("shows a percentage of the manifest's total on a terminal", async () => {
+      const out = await onTerminal(
+        "restore",
+        archive,
+        "--uri",
+        env.mongodbUri,
+        `--nsFrom=${db}.*`,
+        `--nsTo=${db}_tty.*`,
+      );
+      expect(out).toMatch(
+        /restoring: \d+% \(\d+ documents, [0-9.]+ MB of [0-9.]+ MB, \d+ collections done\)/,
+      );
+    });
+
+    it("stays quiet with --json, on a terminal too, and when stderr is not a terminal", async () => {
+      const json = await onTerminal(
+        "restore",
+        archive,
+        "--uri",
+        env.mongodbUri,
+        `--nsFrom=${db}.*`,
+        `--nsTo=${db}_json.*`,
+        "--json",
+      );
+      expect(json).not.toContain("restoring:");
+      const piped = await run(
+        process.execPath,
+        [
+          join(root, "bin/atlas-ops.mjs"),
+          "restore",
+          archive,
+          "--uri",
+          env.mongodbUri,
+          `--nsFrom=${db}.*`,
+          `--nsTo=${db}_json.*`,
+          "--drop",
+        ],
+        { cwd: root },
+      );
+      expect(piped.stderr).toBe("");
+    });
+  });
+});
