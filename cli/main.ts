@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from "./exit-codes";
 import { redactSecrets } from "../lambdas/core/mongo/uri";
+import { forTerminal } from "./terminal-text";
 import { registerBackupCommand } from "./commands/backup";
 import { registerVerifyCommand } from "./commands/verify";
 import { registerListCommand } from "./commands/list";
@@ -39,11 +40,11 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`atlas-ops: ${redactSecrets(error.message)}\n`);
+      process.stderr.write(`atlas-ops: ${forTerminal(redactSecrets(error.message))}\n`);
       return EXIT_USAGE;
     }
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`atlas-ops: ${redactSecrets(message)}\n`);
+    process.stderr.write(`atlas-ops: ${forTerminal(redactSecrets(message), { keepNewlines: true })}\n`);
     return EXIT_FAILED;
   }
 }

@@ -1,6 +1,7 @@
 import type { MongoClient } from "mongodb";
 import { EXIT_FAILED, UsageError, usage } from "../exit-codes";
 import { checkedMongoUri } from "../mongo-uri";
+import { forTerminal } from "../terminal-text";
 import { resolveArchive } from "../../lambdas/adapters/targets";
 import { connectMongo } from "../../lambdas/core/mongo/connect";
 import { NamespaceSelection } from "../../lambdas/core/restore/namespaces";
@@ -73,7 +74,7 @@ export async function restoreCommand(archiveUrl: string, options: RestoreCommand
     const { manifest: _manifest, ...printable } = report;
     if (options.json) process.stdout.write(`${JSON.stringify(printable, null, 2)}\n`);
     else {
-      process.stdout.write(`${formatRestoreReport(report)}\n`);
+      process.stdout.write(`${forTerminal(formatRestoreReport(report), { keepNewlines: true })}\n`);
       if (report.checks && report.ok) {
         process.stdout.write(
           `verified ${report.checks.length} collections against the manifest: counts, digests, indexes\n`,

@@ -1,6 +1,7 @@
 import { EXIT_FAILED, usage } from "../exit-codes";
 import { resolveArchive } from "../../lambdas/adapters/targets";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
+import { forTerminal } from "../terminal-text";
 
 export interface VerifyCommandOptions {
   json?: boolean;
@@ -12,15 +13,21 @@ export async function verifyCommand(url: string, options: VerifyCommandOptions):
   if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else if (report.ok) {
     for (const skipped of report.skipped) {
-      process.stdout.write(`skipped ${skipped.file ?? skipped.namespace}: ${skipped.reason}\n`);
+      process.stdout.write(
+        forTerminal(`skipped ${skipped.file ?? skipped.namespace}: ${skipped.reason}`) + "\n",
+      );
     }
     process.stdout.write(
-      `OK ${url} (${report.format}): ${report.collections.length} collections, ${report.documents} documents, ` +
-        `sha256 ${report.sha256}\n`,
+      forTerminal(
+        `OK ${url} (${report.format}): ${report.collections.length} collections, ` +
+          `${report.documents} documents, sha256 ${report.sha256}`,
+      ) + "\n",
     );
   } else {
     const where = report.problem?.file ?? report.problem?.namespace;
-    process.stdout.write(`FAILED ${url}: ${where ? `${where}: ` : ""}${report.problem?.reason}\n`);
+    process.stdout.write(
+      forTerminal(`FAILED ${url}: ${where ? `${where}: ` : ""}${report.problem?.reason}`) + "\n",
+    );
   }
   if (!report.ok) process.exitCode = EXIT_FAILED;
 }

@@ -154,3 +154,35 @@ describe("a malformed --uri is bad usage (exit 2) for every command", () => {
     }
   });
 });
+
+describe("a malformed --uri never echoes its credentials (issue 13 item 16)", () => {
+  const password = "Sup3rS3cretPw";
+  const uris = [
+    ["a mistyped scheme", `mongdb://ops:${password}@db.example.com/`],
+    ["another scheme", `http://ops:${password}@db.example.com/`],
+    ["no scheme", `ops:${password}@db.example.com`],
+    ["a scheme with a space before it", ` mongdb://ops:${password}@db.example.com/`],
+    ["an unescaped colon in the password", `mongodb://ops:${password}:x@db.example.com/`],
+    ["a bad percent escape", `mongodb://ops:${password}%zz@db.example.com/`],
+    ["a secret option the driver refuses", `mongodb://db.example.com/?proxyPassword=${password}`],
+  ];
+  it.each(uris)("%s: exit 2, names --uri and the problem, never the password", async (_label, uri) => {
+    const result = await atlasOps(["restore", join(work, "any.tar.gz"), "--uri", uri]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^atlas-ops: --uri: \S/);
+    expect(result.stderr).not.toContain(password);
+    expect(result.stderr).not.toContain("db.example.com");
+  });
+
+  it("a mistyped scheme is named, so the operator sees what to fix", async () => {
+    const result = await atlasOps([
+      "backup",
+      "--to",
+      work,
+      "--uri",
+      `mongdb://ops:${password}@db.example.com/`,
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("starts with mongdb://, expected mongodb:// or mongodb+srv://");
+  });
+});

@@ -1,9 +1,9 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { ArchiveError } from "./events";
 import type { TarEntry } from "./tar-reader";
 
@@ -58,13 +58,11 @@ export class EntrySpools {
     };
     this.open.add(spooled);
     this.used += entry.size;
-    const out = createWriteStream(spooled.path);
     try {
-      for await (const chunk of entry.body) if (!out.write(chunk)) await once(out, "drain");
-      out.end();
-      await once(out, "close");
+      // pipeline keeps an error listener on the file stream until it is closed: a body cut short while a
+      // write is still pending must reject here, not surface later as an unhandled 'error' event.
+      await pipeline(entry.body, createWriteStream(spooled.path));
     } catch (error) {
-      out.destroy();
       await this.release(spooled);
       throw error;
     }
