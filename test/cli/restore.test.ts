@@ -73,7 +73,7 @@ describe("atlas-ops restore", () => {
     ]) {
       const { code, stdout, stderr } = await atlasOps("restore", archive, "--uri", uri);
       expect(code, uri).not.toBe(0);
-      expect(stderr, uri).toMatch(/not a MongoDB connection string|cannot connect/);
+      expect(stderr, uri).toMatch(/not a MongoDB connection string|cannot connect|--uri: /);
       expect(stdout + stderr, uri).not.toMatch(/Secret/);
     }
   });

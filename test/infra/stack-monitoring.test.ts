@@ -71,6 +71,7 @@ describe("monitoring", () => {
       "opendev-backup-missed-run",
       "opendev-daily-report-missed-run",
       "opendev-db-stats-missed-run",
+      "opendev-performance-review-missed-run",
     ]);
     for (const missed of missedRuns) {
       expect(missed.metricQueries[0]).toMatchObject({ expression: "IF(FILL(m1, 0) > 0, FILL(m0, 0), 1)" });

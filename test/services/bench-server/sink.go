@@ -86,6 +86,29 @@ func (t *sinkTable) drop(db, collection string) bool {
 	return true
 }
 
+type renameOutcome int
+
+const (
+	renamed renameOutcome = iota
+	renameSourceMissing
+	renameTargetExists
+)
+
+func (t *sinkTable) rename(db, from, to string, dropTarget bool) renameOutcome {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.sinks[db][from]
+	if !ok {
+		return renameSourceMissing
+	}
+	if _, exists := t.sinks[db][to]; exists && !dropTarget {
+		return renameTargetExists
+	}
+	delete(t.sinks[db], from)
+	t.sinks[db][to] = s
+	return renamed
+}
+
 func (t *sinkTable) dropDatabase(db string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

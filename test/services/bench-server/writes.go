@@ -119,6 +119,35 @@ func dropDatabaseCommand(c *commandContext, dst []byte, _ bsoncore.Value) ([]byt
 	return bsoncore.AppendStringElement(dst, "dropped", c.db), nil
 }
 
+// renameCollectionCommand moves a sink within its database, as a restore that writes a temporary copy and
+// renames it over its target does: {renameCollection: "db.from", to: "db.to", dropTarget}.
+func renameCollectionCommand(c *commandContext, dst []byte, arg bsoncore.Value) ([]byte, *commandError) {
+	from, _ := arg.StringValueOK()
+	to, _ := c.req.body.Lookup("to").StringValueOK()
+	fromDb, fromName, okFrom := strings.Cut(from, ".")
+	toDb, toName, okTo := strings.Cut(to, ".")
+	if !okFrom || !okTo || fromName == "" || toName == "" {
+		return dst, failf(codeBadValue, "BadValue", "renameCollection needs two full namespaces (got %q, %q)", from, to)
+	}
+	if fromDb != toDb {
+		return dst, failf(codeBadValue, "BadValue", "bench-server renames only within a database (%s -> %s)", from, to)
+	}
+	c.db = fromDb
+	for _, name := range []string{fromName, toName} {
+		if failure := c.writable(name); failure != nil {
+			return dst, failure
+		}
+	}
+	dropTarget, _ := c.req.body.Lookup("dropTarget").BooleanOK()
+	switch c.server.sinks.rename(fromDb, fromName, toName, dropTarget) {
+	case renameSourceMissing:
+		return dst, failf(codeNamespaceNotFound, "NamespaceNotFound", "source namespace %s does not exist", from)
+	case renameTargetExists:
+		return dst, failf(codeNamespaceExists, "NamespaceExists", "target namespace %s exists", to)
+	}
+	return dst, nil
+}
+
 // benchInsertedCommand reports what was inserted into <db>.<collection>: {documents, bytes, documentsDigest}.
 func benchInsertedCommand(c *commandContext, dst []byte, arg bsoncore.Value) ([]byte, *commandError) {
 	name, failure := c.collectionArg(arg)
