@@ -26,12 +26,12 @@ export interface JobSizing {
 }
 
 /**
- * Sizes per job: backup and restore stream archives through /tmp-free pipes but mongodump/mongorestore and
- * their buffers want memory; the probes are small. Scheduler invokes asynchronously, so the 15-minute Lambda
- * limit is the ceiling for a dump.
+ * Sizes per job: backup and restore stream archives (the backup writes nothing to /tmp, so it keeps the
+ * minimum ephemeral storage) but their buffers want memory; the probes are small. Scheduler invokes
+ * asynchronously, so the 15-minute Lambda limit is the ceiling for a dump.
  */
 export const JOB_SIZING: Record<JobName, JobSizing> = {
-  backup: { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 4096, reservedConcurrency: 1 },
+  backup: { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 512, reservedConcurrency: 1 },
   "verify-backup": { memoryMb: 1024, timeoutSeconds: 900, ephemeralStorageMb: 2048 },
   "restore-test": { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 4096, reservedConcurrency: 1 },
   "health-check": { memoryMb: 256, timeoutSeconds: 60, ephemeralStorageMb: 512 },

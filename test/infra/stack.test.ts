@@ -295,7 +295,7 @@ describe("Lambdas", () => {
     expect(functionNamed("opendev-backup").inputs).toMatchObject({
       memorySize: 2048,
       timeout: 900,
-      ephemeralStorage: { size: 4096 },
+      ephemeralStorage: { size: 512 },
     });
     expect(functionNamed("opendev-health-check").inputs).toMatchObject({ memorySize: 256, timeout: 60 });
     const logGroups = ofType(resources, "aws:cloudwatch/logGroup:LogGroup");
