@@ -152,6 +152,40 @@ function oplogEntries(db: string): Document[] {
   ];
 }
 
+describe("a stock tar holding a dump file twice (issue 13 review, reader finding 1)", () => {
+  it("is refused naming the duplicated entry, not miscounted", async () => {
+    const name = "opendev_backup_20260102_020000";
+    await stockDump(name);
+    const ns = seed.namespaces.find((n) => n.documents > 0)!;
+    const entry = `${name}/${ns.db}/${ns.collection}.bson`;
+    const tar = join(work, `${name}.tar`);
+    await run("tar", ["-cf", tar, "-C", work, name]);
+    await run("tar", ["-rf", tar, "-C", work, entry]); // GNU tar appends a second copy of the entry
+    const listing = (await run("tar", ["-tf", tar])).stdout.split("\n");
+    expect(listing.filter((line) => line === entry)).toHaveLength(2);
+    await run("gzip", ["-f", tar]);
+
+    const verified = await verifyArchive(new FileTarget(work), `${name}.tar.gz`);
+    expect(verified.problem).toEqual({
+      file: entry,
+      namespace: undefined,
+      reason: `archive holds ${entry} twice: refused, as it is unclear which copy to restore`,
+    });
+
+    const report = await restoreArchive(resolveArchive(`${tar}.gz`), client, {
+      selection: copyTo("twice"),
+      drop: true,
+    });
+    expect(report.ok).toBe(false);
+    expect(report.failure?.message).toContain(`archive holds ${entry} twice`);
+    // Every collection is staged and renamed only at the end: the refusal leaves every target untouched.
+    expect(report.namespaces.length).toBe(seed.namespaces.length);
+    expect(report.namespaces.every((n) => n.status === "untouched")).toBe(true);
+    const target = client.db(ns.db.replace(prefix, `${prefix}_twice`)).collection(ns.collection);
+    expect(await target.countDocuments()).toBe(0);
+  });
+});
+
 describe("mongodump --oplog and a .bson without metadata (issue 13 item 2)", () => {
   it("a dump with oplog.bson at its root: verify counts the collections only, restore skips the oplog like mongorestore", async () => {
     const name = "oplog_dump";
