@@ -1,6 +1,7 @@
 import { usage } from "../exit-codes";
 import { resolveTarget } from "../../lambdas/adapters/targets";
 import { parseKind } from "../../lambdas/core/archive/names";
+import { forTerminal } from "../terminal-text";
 
 export interface ListCommandOptions {
   kind?: string;
@@ -11,11 +12,13 @@ export async function listCommand(url: string, options: ListCommandOptions): Pro
   const kind = options.kind === undefined ? undefined : usage(() => parseKind(options.kind!));
   const target = usage(() => resolveTarget(url));
   for (const path of await target.clearAbandoned()) {
-    process.stderr.write(`removed what an interrupted backup left: ${path}\n`);
+    process.stderr.write(`${forTerminal(`removed what an interrupted backup left: ${path}`)}\n`);
   }
   const backups = await target.list(kind, {
     onUnreadable: (sidecar) =>
-      process.stderr.write(`atlas-ops: skipped ${sidecar.url}: cannot be read: ${sidecar.reason}\n`),
+      process.stderr.write(
+        `atlas-ops: ${forTerminal(`skipped ${sidecar.url}: cannot be read: ${sidecar.reason}`)}\n`,
+      ),
   });
   if (options.json) {
     const rows = backups.map((b) => ({
@@ -35,8 +38,8 @@ export async function listCommand(url: string, options: ListCommandOptions): Pro
   if (backups.length === 0) process.stdout.write(`no backups in ${target.url}\n`);
   for (const b of backups) {
     const mb = ((b.manifest.archive?.bytes ?? 0) / 1024 / 1024).toFixed(1);
-    process.stdout.write(
-      `${b.kind.padEnd(7)} ${b.manifest.startedAt}  ${mb.padStart(8)} MB  ${String(b.manifest.totals.documents).padStart(10)} docs  ${b.url}\n`,
-    );
+    // The start time comes from the sidecar and the URL from the stored names: both may be hostile.
+    const line = `${b.kind.padEnd(7)} ${b.manifest.startedAt}  ${mb.padStart(8)} MB  ${String(b.manifest.totals.documents).padStart(10)} docs  ${b.url}`;
+    process.stdout.write(`${forTerminal(line)}\n`);
   }
 }

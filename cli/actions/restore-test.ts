@@ -4,6 +4,7 @@ import { resolveTarget } from "../../lambdas/adapters/targets";
 import { BACKUP_KINDS, type BackupKind } from "../../lambdas/core/archive/events";
 import { ProductionTargetError } from "../../lambdas/core/restore-test/production-guard";
 import { runRestoreTest, type RestoreTestResult } from "../../lambdas/core/restore-test/restore-test";
+import { forTerminal } from "../terminal-text";
 
 export interface RestoreTestCommandOptions {
   uri?: string;
@@ -35,7 +36,9 @@ function formatResult(result: RestoreTestResult): string {
     `scratch databases ${result.scratchDropped ? "dropped" : "NOT dropped"}: ${result.scratchDatabases.join(", ")}`,
   );
   lines.push(result.ok ? "RESTORE TEST PASSED" : `RESTORE TEST FAILED: ${result.reason}`);
-  return lines.join("\n");
+  // Backup names, namespaces and reasons come from the archive and its sidecars: escaped line by line, so a
+  // newline in one cannot forge a line of the report (JSON output escapes on its own).
+  return lines.map((line) => forTerminal(line)).join("\n");
 }
 
 export async function restoreTestCommand(

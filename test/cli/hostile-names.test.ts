@@ -1,10 +1,13 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { BSON } from "mongodb";
+import { BSON, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBackup } from "../../lambdas/core/backup/backup";
+import { FileTarget } from "../../lambdas/core/targets/file-target";
+import { testEnv, uniqueName } from "../support/env";
 import { tarOf } from "../support/tar";
 
 /** Entry names come from the archive: a hostile one must not drive the operator's terminal. */
@@ -58,5 +61,60 @@ describe("control characters in entry names are printed as visible escapes", () 
     expect(result.output).not.toMatch(CONTROL);
     expect(result.output).toContain("shop\\x1b]0;all good\\x07/users\\x1b[2J.bson");
     expect(result.output).toMatch(/truncated/);
+  });
+});
+
+describe("list and restore-test print names and reasons from the backups escaped (issue 13 review, finding 3)", () => {
+  const env = testEnv();
+  const database = uniqueName("hostile-list").replaceAll("-", "_");
+  const hostileJson = "\u001b]0;all good\u0007\u001b[2J";
+  let client: MongoClient;
+  let dir: string;
+
+  beforeAll(async () => {
+    client = await MongoClient.connect(env.mongodbUri);
+    await client
+      .db(database)
+      .collection("orders")
+      .insertMany([{ n: 1 }, { n: 2 }]);
+    dir = await mkdtemp(join(tmpdir(), "atlas-ops-hostile-list-"));
+    const good = await runBackup({ uri: env.mongodbUri, target: new FileTarget(dir), databases: [database] });
+    const sidecar = JSON.parse(
+      await readFile(join(dir, "daily", `${good.name}.tar.gz.manifest.json`), "utf8"),
+    ) as Record<string, unknown>;
+    // A sidecar that is not JSON: the parser's message quotes its first bytes.
+    await writeFile(join(dir, "daily", "opendev_backup_20990101_000000.tar.gz.manifest.json"), hostileJson);
+    // A readable sidecar whose start time is hostile (list prints it).
+    await mkdir(join(dir, "weekly"));
+    await writeFile(
+      join(dir, "weekly", "opendev_backup_20990102_000000.tar.gz.manifest.json"),
+      JSON.stringify({ ...sidecar, kind: "weekly", startedAt: "2099\u001b[2J\u001b]0;all good\u0007" }),
+    );
+  });
+
+  afterAll(async () => {
+    await client.db(database).dropDatabase();
+    await client.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("list", async () => {
+    const result = await atlasOps(["list", dir]);
+    expect(result.code).toBe(0);
+    expect(result.output).not.toMatch(CONTROL);
+    expect(result.output).toContain("2099\\x1b[2J\\x1b]0;all good\\x07");
+    expect(result.output).toMatch(
+      /skipped file:.*20990101_000000.*: cannot be read: .*\\x1b\]0;all good\\x07/,
+    );
+  });
+
+  it("restore-test", async () => {
+    const result = await atlasOps(["restore-test", dir, "--uri", env.mongodbUri]);
+    expect(result.output).toContain("RESTORE TEST PASSED");
+    expect(result.code).toBe(0);
+    expect(result.output).not.toMatch(CONTROL);
+    expect(result.output).toMatch(
+      /skipped file:.*20990101_000000.*: cannot be read: .*\\x1b\]0;all good\\x07/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveArchive } from "../../lambdas/adapters/targets";
 import { runBackup } from "../../lambdas/core/backup/backup";
 import { Crc64 } from "../../lambdas/core/archive/crc64";
+import { MEMORY_SPOOL_ENTRY_BYTES } from "../../lambdas/core/archive/entry-spool";
 import { readArchive } from "../../lambdas/core/archive/read-archive";
 import { connectMongo } from "../../lambdas/core/mongo/connect";
 import { NamespaceSelection } from "../../lambdas/core/restore/namespaces";
@@ -152,6 +153,40 @@ function oplogEntries(db: string): Document[] {
   ];
 }
 
+describe("a stock tar holding a dump file twice (issue 13 review, reader finding 1)", () => {
+  it("is refused naming the duplicated entry, not miscounted", async () => {
+    const name = "opendev_backup_20260102_020000";
+    await stockDump(name);
+    const ns = seed.namespaces.find((n) => n.documents > 0)!;
+    const entry = `${name}/${ns.db}/${ns.collection}.bson`;
+    const tar = join(work, `${name}.tar`);
+    await run("tar", ["-cf", tar, "-C", work, name]);
+    await run("tar", ["-rf", tar, "-C", work, entry]); // GNU tar appends a second copy of the entry
+    const listing = (await run("tar", ["-tf", tar])).stdout.split("\n");
+    expect(listing.filter((line) => line === entry)).toHaveLength(2);
+    await run("gzip", ["-f", tar]);
+
+    const verified = await verifyArchive(new FileTarget(work), `${name}.tar.gz`);
+    expect(verified.problem).toEqual({
+      file: entry,
+      namespace: undefined,
+      reason: `archive holds ${entry} twice: refused, as it is unclear which copy to restore`,
+    });
+
+    const report = await restoreArchive(resolveArchive(`${tar}.gz`), client, {
+      selection: copyTo("twice"),
+      drop: true,
+    });
+    expect(report.ok).toBe(false);
+    expect(report.failure?.message).toContain(`archive holds ${entry} twice`);
+    // Every collection is staged and renamed only at the end: the refusal leaves every target untouched.
+    expect(report.namespaces.length).toBe(seed.namespaces.length);
+    expect(report.namespaces.every((n) => n.status === "untouched")).toBe(true);
+    const target = client.db(ns.db.replace(prefix, `${prefix}_twice`)).collection(ns.collection);
+    expect(await target.countDocuments()).toBe(0);
+  });
+});
+
 describe("mongodump --oplog and a .bson without metadata (issue 13 item 2)", () => {
   it("a dump with oplog.bson at its root: verify counts the collections only, restore skips the oplog like mongorestore", async () => {
     const name = "oplog_dump";
@@ -241,6 +276,49 @@ describe("mongodump --oplog and a .bson without metadata (issue 13 item 2)", () 
     const indexes = await client.db(target).collection("users").listIndexes().toArray();
     expect(indexes.map((index) => index.name)).toEqual(["_id_"]);
   });
+});
+
+describe("many .bson files without metadata (issue 13 review, reader finding 2)", () => {
+  it("20,000 empty ones and the small ones of a stock dump are kept in memory, not in the temp directory", async () => {
+    const name = "many_without_metadata";
+    const out = await stockDump(name);
+    // Without metadata files; a collection too large for a memory spool is left out (it goes to disk).
+    const expected = seededCounts();
+    for (const db of seed.databases) {
+      for (const file of await readdir(join(out, db))) {
+        const path = join(out, db, file);
+        if (file.endsWith(".metadata.json")) await unlink(path);
+        else if ((await stat(path)).size > MEMORY_SPOOL_ENTRY_BYTES) {
+          await unlink(path);
+          delete expected[`${db}.${file.slice(0, -".bson".length)}`];
+        }
+      }
+    }
+    expect(Object.keys(expected).length).toBeGreaterThan(2);
+    const empty = join(out, `${prefix}_empty`);
+    await mkdir(empty);
+    const emptyCount = 20_000;
+    for (let i = 0; i < emptyCount; i += 1) await writeFile(join(empty, `c${i}.bson`), "");
+    await tarDump(name);
+    // Small entries must not need the temp directory at all: an unusable one shows any use of it.
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = join(work, "no-such-temp-directory");
+    const started = Date.now();
+    let verified;
+    try {
+      verified = await verifyArchive(new FileTarget(work), `${name}.tar.gz`);
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    expect(verified.problem).toBeUndefined();
+    const counts = countsOf(verified);
+    expect(Object.keys(counts)).toHaveLength(Object.keys(expected).length + emptyCount);
+    for (const [ns, documents] of Object.entries(expected)) expect(counts[ns], ns).toBe(documents);
+    expect(counts[`${prefix}_empty.c${emptyCount - 1}`]).toBe(0);
+    expect(seconds).toBeLessThan(60); // generous: a temp directory per entry took about 69 s
+  }, 120_000);
 });
 
 /** The stock archive with an oplog namespace added the way mongodump --oplog writes it (mongo-tools spec). */

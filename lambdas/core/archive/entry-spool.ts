@@ -2,21 +2,29 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ArchiveError } from "./events";
 import type { TarEntry } from "./tar-reader";
 
-/** Default bound of the bytes kept on disk at once for `.bson` entries met before their metadata. */
+/** Default bound of the bytes kept at once (disk and memory) for `.bson` entries met before their metadata. */
 export const DEFAULT_MAX_SPOOL_BYTES = 1024 * 1024 * 1024;
+/**
+ * Entries up to this size are kept in memory, while the memory spools stay under MEMORY_SPOOL_BYTES: a dump of
+ * thousands of small collections without metadata files would otherwise cost a temp directory each.
+ */
+export const MEMORY_SPOOL_ENTRY_BYTES = 64 * 1024;
+export const MEMORY_SPOOL_BYTES = 16 * 1024 * 1024;
 
-/** One tar entry kept on disk exactly as stored (still gzipped when it was): never larger than the archive. */
+/**
+ * One tar entry kept exactly as stored (still gzipped when it was): never larger than the archive. Small ones
+ * are kept in memory (`chunks`; none for an empty entry), the others on disk (`dir`/entry).
+ */
 export interface SpooledEntry {
   file: string;
   size: number;
   gzipped: boolean;
-  path: string;
-  dir: string;
+  kept: { in: "memory"; chunks: Buffer[] } | { in: "disk"; dir: string; path: string };
 }
 
 /**
@@ -26,6 +34,7 @@ export interface SpooledEntry {
  */
 export class EntrySpools {
   private used = 0;
+  private inMemory = 0;
   private readonly open = new Set<SpooledEntry>();
 
   constructor(
@@ -42,6 +51,9 @@ export class EntrySpools {
         { file: entry.path },
       );
     }
+    if (entry.size <= MEMORY_SPOOL_ENTRY_BYTES && this.inMemory + entry.size <= MEMORY_SPOOL_BYTES) {
+      return this.keepInMemory(entry, gzipped);
+    }
     const dir = await mkdtemp(join(this.tempDir, "atlas-ops-read-")).catch((error: Error) => {
       // Not a problem of the archive: the machine's temp directory (TMPDIR) is missing or read-only.
       throw new Error(
@@ -49,19 +61,40 @@ export class EntrySpools {
           `${this.tempDir} is not writable (set TMPDIR to a writable directory): ${error.message}`,
       );
     });
+    const path = join(dir, "entry");
     const spooled: SpooledEntry = {
       file: entry.path,
       size: entry.size,
       gzipped,
-      path: join(dir, "entry"),
-      dir,
+      kept: { in: "disk", dir, path },
     };
     this.open.add(spooled);
     this.used += entry.size;
     try {
       // pipeline keeps an error listener on the file stream until it is closed: a body cut short while a
       // write is still pending must reject here, not surface later as an unhandled 'error' event.
-      await pipeline(entry.body, createWriteStream(spooled.path));
+      await pipeline(entry.body, createWriteStream(path));
+    } catch (error) {
+      await this.release(spooled);
+      throw error;
+    }
+    return spooled;
+  }
+
+  private async keepInMemory(entry: TarEntry, gzipped: boolean): Promise<SpooledEntry> {
+    const chunks: Buffer[] = [];
+    const spooled: SpooledEntry = {
+      file: entry.path,
+      size: entry.size,
+      gzipped,
+      kept: { in: "memory", chunks },
+    };
+    this.open.add(spooled);
+    this.used += entry.size;
+    this.inMemory += entry.size;
+    try {
+      // The body is read to its end even when empty: the tar reader moves on to the next entry after it.
+      for await (const chunk of entry.body) chunks.push(chunk);
     } catch (error) {
       await this.release(spooled);
       throw error;
@@ -71,7 +104,10 @@ export class EntrySpools {
 
   /** The stored bytes again, removed from disk once read (or abandoned). */
   replay(spooled: SpooledEntry): Readable {
-    const stream = createReadStream(spooled.path, { highWaterMark: 1 << 20 });
+    const stream =
+      spooled.kept.in === "memory"
+        ? Readable.from(spooled.kept.chunks)
+        : createReadStream(spooled.kept.path, { highWaterMark: 1 << 20 });
     stream.once("close", () => void this.release(spooled));
     return stream;
   }
@@ -79,7 +115,10 @@ export class EntrySpools {
   async release(spooled: SpooledEntry): Promise<void> {
     if (!this.open.delete(spooled)) return;
     this.used -= spooled.size;
-    await rm(spooled.dir, { recursive: true, force: true });
+    if (spooled.kept.in === "memory") {
+      this.inMemory -= spooled.size;
+      spooled.kept.chunks.length = 0;
+    } else await rm(spooled.kept.dir, { recursive: true, force: true });
   }
 
   async releaseAll(): Promise<void> {

@@ -159,6 +159,9 @@ async function* directoryTarEvents(
     if (sidecarFiles) sidecarFiles.check(entry);
     else checks.push(entry);
   };
+  // Each dump file once: a second copy (`tar -rf` appends one) would be read as more documents of the same
+  // collection, and which copy mongorestore keeps depends on the extraction order.
+  const firstOf = new Map<string, string>(); // db/base/kind -> the entry that held it
   let entries = 0;
   let dumpFiles = 0;
   let firstOther: string | undefined;
@@ -204,6 +207,9 @@ async function* directoryTarEvents(
       }
       dumpFiles += 1;
       const key = `${parsed.db}/${parsed.base}`;
+      const first = firstOf.get(`${key}/${parsed.kind}`);
+      if (first !== undefined) throw duplicated(first, entry.path);
+      firstOf.set(`${key}/${parsed.kind}`, entry.path);
       if (parsed.kind === "metadata") {
         const { text, sha256 } = await readWhole(entry, parsed.gzipped, METADATA_LIMIT);
         const metadata: CollectionMetadata = decodeMetadata(text, entry.path);
@@ -300,6 +306,12 @@ function ownManifest(text: string, file: string): BackupManifest | undefined {
   const tool = (value as { tool?: { name?: unknown } } | null)?.tool;
   if (typeof tool !== "object" || tool === null || tool.name !== "atlas-ops") return undefined;
   return parseManifest(text, file);
+}
+
+function duplicated(first: string, again: string): ArchiveError {
+  const reason =
+    first === again ? `archive holds ${again} twice` : `archive holds ${again} twice (also as ${first})`;
+  return new ArchiveError(`${reason}: refused, as it is unclear which copy to restore`, { file: again });
 }
 
 function nothingToRestore(entries: number, firstOther: string | undefined): string {
