@@ -6,6 +6,7 @@ import { gzipSync } from "node:zlib";
 import { BSON, Timestamp } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveArchive } from "../../lambdas/adapters/targets";
+import { MEMORY_SPOOL_ENTRY_BYTES } from "../../lambdas/core/archive/entry-spool";
 import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
 import { tarOf } from "../support/tar";
@@ -69,9 +70,11 @@ describe("an unwritable temp directory where a spool is needed", () => {
     const notADirectory = join(work, "tmp-is-a-file-too");
     await writeFile(notADirectory, "");
     const archive = join(work, "bson-first.tar.gz");
-    // A .bson before its metadata: it must be kept on disk until the metadata comes.
+    // A .bson before its metadata, too large for a memory spool: it must be kept on disk until the metadata
+    // comes.
+    const large = BSON.serialize({ _id: 1, pad: "x".repeat(MEMORY_SPOOL_ENTRY_BYTES) });
     const tar = tarOf([
-      { path: "dump/shop/users.bson", data: Buffer.from([5, 0, 0, 0, 0]) },
+      { path: "dump/shop/users.bson", data: Buffer.from(large) },
       { path: "dump/shop/users.metadata.json", data: Buffer.from('{"indexes":[]}') },
     ]);
     await writeFile(archive, gzipSync(tar));
