@@ -84,6 +84,30 @@ function healthCheckStopped(
   };
 }
 
+/**
+ * A job's own 1/0 outcome metric: any run that reports 0 alarms at once; no run at all is the missed-run
+ * alarm's.
+ */
+export function reportedFailureAlarm(
+  id: string,
+  description: string,
+  topic: AlarmTopic,
+  outcome: MetricRef,
+): AlarmSpec {
+  return {
+    id,
+    description,
+    topic,
+    metric: { ...outcome, statistic: "Minimum" },
+    period: 300,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    comparisonOperator: "LessThanThreshold",
+    threshold: 1,
+    treatMissingData: "notBreaching",
+  };
+}
+
 export interface MonitoredJob {
   job: JobName;
   functionName: string;
@@ -166,25 +190,13 @@ export function alarmSpecs(
     threshold: 1,
     treatMissingData: "notBreaching",
   });
-  // A job's own 1/0 outcome metric: any run that reports 0 alarms at once; no run at all is the missed-run alarm's.
   const reportedFailure = (
     id: string,
     description: string,
     topic: AlarmTopic,
     job: JobName,
     outcomeMetric: string,
-  ): AlarmSpec => ({
-    id,
-    description,
-    topic,
-    metric: { ...jobMetric(job, outcomeMetric), statistic: "Minimum" },
-    period: 300,
-    evaluationPeriods: 1,
-    datapointsToAlarm: 1,
-    comparisonOperator: "LessThanThreshold",
-    threshold: 1,
-    treatMissingData: "notBreaching",
-  });
+  ): AlarmSpec => reportedFailureAlarm(id, description, topic, jobMetric(job, outcomeMetric));
 
   for (const { job, functionName, deadLetterQueueName, schedules } of jobs) {
     specs.push(

@@ -1,15 +1,21 @@
 import { metricDimensions, type MetricJob } from "../lambdas/core/metrics-catalog";
-import type { AlarmSpec, AlarmTopic, MetricRef } from "./alarms";
+import {
+  METRICS_NAMESPACE,
+  reportedFailureAlarm,
+  type AlarmSpec,
+  type AlarmTopic,
+  type MetricRef,
+} from "./alarms";
 import type { AtlasOpsConfig } from "./config";
 
 /**
- * The alarms of the chores issue 16 took over: the reviews' own failures, the security findings (thresholds
+ * The alarms of the chores the maintenance guide left to a person: the reviews' own failures, the security findings (thresholds
  * from the stack config), a Sentry spike, and new orders stopping or falling far below their usual level.
  * The reviews and db-stats emit once per run, so these look at one period that holds the run's value.
  */
 export function reviewAlarmSpecs(config: AtlasOpsConfig): AlarmSpec[] {
   const metric = (job: MetricJob, name: string, extra: Record<string, string> = {}): MetricRef => ({
-    namespace: "AtlasOps",
+    namespace: METRICS_NAMESPACE,
     metricName: name,
     dimensions: metricDimensions(config.appName, job, name, extra),
   });
@@ -32,18 +38,13 @@ export function reviewAlarmSpecs(config: AtlasOpsConfig): AlarmSpec[] {
     threshold,
     treatMissingData: "notBreaching",
   });
-  const failed = (job: MetricJob, name: string, topic: AlarmTopic): AlarmSpec => ({
-    id: `${job}-failed`,
-    description: `${job} could not complete (an Atlas, CloudTrail or CloudWatch read failed); see its log group`,
-    topic,
-    metric: { ...metric(job, name), statistic: "Minimum" },
-    period: 300,
-    evaluationPeriods: 1,
-    datapointsToAlarm: 1,
-    comparisonOperator: "LessThanThreshold",
-    threshold: 1,
-    treatMissingData: "notBreaching",
-  });
+  const failed = (job: MetricJob, name: string, topic: AlarmTopic): AlarmSpec =>
+    reportedFailureAlarm(
+      `${job}-failed`,
+      `${job} could not complete (an Atlas, CloudTrail or CloudWatch read failed); see its log group`,
+      topic,
+      metric(job, name),
+    );
   const { reviews } = config;
   const specs: AlarmSpec[] = [
     failed("security-review", "SecurityReviewSucceeded", "security"),
