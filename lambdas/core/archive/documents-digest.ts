@@ -40,3 +40,15 @@ export class DocumentsDigest {
     return hex;
   }
 }
+
+/** A digest carried over from an earlier invocation (its `hex()` and `documents`), to add more documents to. */
+export function resumeDocumentsDigest(hex: string, documents: number): DocumentsDigest {
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`not a documents digest: ${JSON.stringify(hex)}`);
+  const digest = new DocumentsDigest();
+  const state = digest as unknown as { limbs: Uint32Array; count: number };
+  for (let limb = 0; limb < 8; limb += 1) {
+    state.limbs[limb] = Number.parseInt(hex.slice(56 - 8 * limb, 64 - 8 * limb), 16);
+  }
+  state.count = documents;
+  return digest;
+}

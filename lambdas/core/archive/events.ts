@@ -26,10 +26,36 @@ export interface ManifestCollection {
   documents: number;
   /** Bytes of the .bson file (uncompressed). */
   bytes: number;
-  sha256: string;
+  /** SHA-256 of the .bson, when it is one segment (at most SEGMENT_BYTES, or written before segments). */
+  sha256?: string;
+  /** A .bson past SEGMENT_BYTES: its consecutive segments, each hashed on its own (see docs/archive-format.md). */
+  segments?: FileSegment[];
   metadataSha256: string;
   /** `DocumentsDigest` of the raw documents (order-independent). */
   documentsDigest: string;
+}
+
+/**
+ * A run of consecutive documents of a .bson. A segment ends after the first document whose end reaches the next
+ * multiple of the segment size within the file, so its bounds depend only on the documents, never on where a
+ * run of the backup stopped: a backup continued over several invocations writes the manifest of a one-shot one.
+ */
+export interface FileSegment {
+  bytes: number;
+  documents: number;
+  sha256: string;
+}
+
+/**
+ * A place in the archive where reading can start afresh: a gzip member starts at `archiveOffset` of the
+ * `.tar.gz`, and the members before it decompress to exactly `tarOffset` bytes of tar. Inside a `.bson`
+ * (`file` set) it is a segment boundary: `offset` bytes and `documents` documents of that file come before
+ * it, and segment number `segment` (0-based) starts there; otherwise it is a tar header boundary.
+ */
+export interface Checkpoint {
+  archiveOffset: number;
+  tarOffset: number;
+  file?: { path: string; offset: number; documents: number; segment: number };
 }
 
 /** The manifest: last entry of the archive and (plus `archive`) the sidecar object that commits it. */
@@ -47,7 +73,12 @@ export interface BackupManifest {
   collections: ManifestCollection[];
   totals: { collections: number; documents: number; bytes: number };
   /** Only in the sidecar: the archive as stored. */
-  archive?: { sha256: string; bytes: number };
+  archive?: {
+    sha256: string;
+    bytes: number;
+    /** Where a later invocation may resume reading (verify, restore test), in archive order. */
+    checkpoints?: Checkpoint[];
+  };
 }
 
 /** Stock formats are readable too; the reader says which one it found. */
