@@ -149,9 +149,9 @@ export interface JobWorkflowArgs extends Omit<
 
 /**
  * A Standard Step Functions workflow that runs one job Lambda step by step (see `jobWorkflowDefinition`),
- * with its own role and a log group for its errors (execution data left out: continuations name collections
- * and document ids; the console's execution history shows them to whoever may read it). No X-Ray tracing:
- * the Lambdas do not trace, and the execution history already shows every step's timing.
+ * with its own role and a log group for its failed states, with their event and error (the same the
+ * dead-letter message holds), kept as long as the Lambdas' logs. No X-Ray tracing: the Lambdas do not
+ * trace, and the execution history already shows every step's timing.
  */
 export class JobWorkflow extends pulumi.ComponentResource {
   public readonly stateMachineArn: pulumi.Output<string>;
@@ -211,7 +211,7 @@ export class JobWorkflow extends pulumi.ComponentResource {
           ),
         loggingConfiguration: {
           level: "ERROR",
-          includeExecutionData: false,
+          includeExecutionData: true,
           logDestination: pulumi.interpolate`${logGroup.arn}:*`,
         },
       },

@@ -155,7 +155,7 @@ describe("job workflows", () => {
         type: "STANDARD",
         loggingConfiguration: {
           level: "ERROR",
-          includeExecutionData: false,
+          includeExecutionData: true,
           logDestination: `${logGroup.state.arn}:*`,
         },
       });
