@@ -57,17 +57,17 @@ export class ManifestFiles {
   }
 
   /**
-   * A read resumed at a checkpoint: the files the manifest lists before `file` (and the metadata of `file`
-   * itself when `inside` it) were checked by the reads before, up to that checkpoint.
+   * A read resumed at a checkpoint: the files the manifest lists before `file` (all of them when undefined,
+   * and the metadata of `file` itself when `inside` it) were checked by the reads before, up to that checkpoint.
    */
-  checkedBefore(file: string, inside: boolean): void {
-    const at = this.byFile.get(file);
-    if (!at) return;
-    for (const entry of this.manifest.collections.slice(0, at.index)) {
+  checkedBefore(file: string | undefined, inside: boolean): void {
+    const at = file === undefined ? this.manifest.collections.length : this.byFile.get(file)?.index;
+    if (at === undefined) return;
+    for (const entry of this.manifest.collections.slice(0, at)) {
       this.seen.add(entry.metadataFile);
       this.seen.add(entry.file);
     }
-    if (inside) this.seen.add(this.manifest.collections[at.index]!.metadataFile);
+    if (inside) this.seen.add(this.manifest.collections[at]!.metadataFile);
   }
 
   /** Throws naming the file when it is not listed, was already checked, or differs from the manifest. */

@@ -150,7 +150,7 @@ function checkpointProblem(
   const entry = files.get(file.path);
   if (!entry) return `names ${file.path}, which the manifest does not list`;
   const segments = entry.segments ?? [{ bytes: entry.bytes, documents: entry.documents }];
-  if (file.segment > segments.length)
+  if (file.segment >= segments.length)
     return `names segment ${file.segment} of ${file.path}, which has ${segments.length}`;
   let bytes = 0;
   let documents = 0;
