@@ -17,6 +17,7 @@ import { orderDocument } from "./seed";
  */
 export interface SegmentedArchiveOptions {
   name?: string;
+  finishedAt?: string;
   collections: { db: string; collection: string; documents: number; first?: number }[];
   segmentBytes: number;
   checkpointTarBytes?: number;
@@ -132,7 +133,7 @@ export function segmentedArchive(options: SegmentedArchiveOptions): SegmentedArc
     kind: "daily",
     name,
     startedAt: "2026-01-01T02:00:00.000Z",
-    finishedAt: "2026-01-01T02:01:00.000Z",
+    finishedAt: options.finishedAt ?? "2026-01-01T02:01:00.000Z",
     server: { version: "7.0.0" },
     tool: { name: "atlas-ops", version: "test" },
     databases,
