@@ -10,6 +10,7 @@ import {
   type ArchiveUpload,
   type BackupTarget,
   type ListOptions,
+  type OpenArchiveOptions,
   type StoredBackup,
   type UploadState,
 } from "../core/targets/target";
@@ -107,9 +108,11 @@ export class S3Target implements BackupTarget {
     return (await this.list(kind, options))[0];
   }
 
-  async openArchive(key: string): Promise<Readable> {
+  async openArchive(key: string, options: OpenArchiveOptions = {}): Promise<Readable> {
+    // A ranged GetObject for a read resumed inside the archive.
+    const range = options.start ? { Range: `bytes=${options.start}-` } : {};
     const response = await this.s3(`read ${this.urlOf(key)}`, () =>
-      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key })),
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, ...range })),
     );
     return response.Body as Readable;
   }

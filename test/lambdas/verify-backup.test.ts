@@ -5,6 +5,7 @@ import { S3Target } from "../../lambdas/adapters/s3-target";
 import { runBackup } from "../../lambdas/core/backup/backup";
 import { buildMongoUri } from "../../lambdas/core/mongo/credentials";
 import { testEnv, uniqueName } from "../support/env";
+import { segmentedArchive } from "../support/segmented-archive";
 import { createBucket, createSecret, credentialsFor } from "./support/aws";
 import { coldStart, invoke, metricValue, type Env } from "./support/invoke";
 import { listKeys } from "./support/s3";
@@ -214,5 +215,71 @@ describe("verify-backup handler", () => {
   it("rejects a bad VERIFY_MAX_AGE_HOURS naming the variable", async () => {
     const run = await verify({ VERIFY_MAX_AGE_HOURS: "0" });
     expect(run.error?.message).toBe("environment variable VERIFY_MAX_AGE_HOURS must be at least 1 (got 0)");
+  });
+
+  it("goes on over invocations when time runs short, from checkpoints and between archives, to the one-shot outcome", async () => {
+    const prefix = "segmented/";
+    const layout = {
+      collections: [
+        { db: "app", collection: "orders", documents: 300 },
+        { db: "app", collection: "users", documents: 10, first: 5000 },
+      ],
+      segmentBytes: 16 * 1024,
+      checkpointTarBytes: 1,
+      memberBytes: 8192,
+    };
+    const recent = new Date(Date.now() - 3600_000);
+    for (const [name, finishedAt] of [
+      ["shop_backup_20250501_030000", recent.toISOString()],
+      ["shop_backup_20250502_030000", new Date(recent.getTime() + 60_000).toISOString()],
+    ] as const) {
+      const archive = segmentedArchive({ ...layout, name, finishedAt });
+      const key = `${prefix}daily/${name}.tar.gz`;
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: archive.gz }));
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `${key}.manifest.json`,
+          Body: JSON.stringify(archive.sidecar),
+        }),
+      );
+    }
+    const handler = await coldStart("lambdas/verify-backup/handler", {
+      APP_NAME: "shop",
+      BACKUP_BUCKET: bucket,
+      BACKUP_PREFIX: prefix,
+    });
+    const oneShot = await invoke(handler, { source: "aws.scheduler" });
+    expect(oneShot.error).toBeUndefined();
+    expect(oneShot.result).toMatchObject({ done: true });
+
+    let event: unknown = { source: "aws.scheduler" };
+    const steps: unknown[] = [];
+    for (let step = 0; step < 100; step += 1) {
+      // A context with 1 ms left: every checkpoint, and every archive boundary, is a stop.
+      const run = await invoke(handler, event, "verify-backup", 1);
+      expect(run.error).toBeUndefined();
+      steps.push(run.result);
+      if ((run.result as { done: boolean }).done) break;
+      // The workflow passes the result on as the next event, through JSON.
+      event = JSON.parse(JSON.stringify(run.result));
+    }
+    const last = steps[steps.length - 1] as { done: boolean };
+    expect(last.done).toBe(true);
+    expect(last).toEqual(oneShot.result);
+    // Checkpoints of both archives were stops, and a stop between them.
+    const progress = steps.slice(0, -1) as { current?: { checkpoint: number }; verified: unknown[] }[];
+    expect(progress.filter((p) => p.current).length).toBeGreaterThan(8);
+    expect(progress.some((p) => !p.current && p.verified.length === 1)).toBe(true);
+    expect(Math.max(...steps.map((s) => JSON.stringify(s).length))).toBeLessThan(256 * 1024);
+
+    const middle = JSON.parse(JSON.stringify(progress[3]));
+    const again = await invoke(handler, middle, "verify-backup", 1);
+    // A retried step (the same event again) ends the same way, but for the times it measured.
+    const untimed = (result: unknown) =>
+      JSON.parse(JSON.stringify(result), (key, value: unknown) =>
+        key === "durationMs" || key === "longestIntervalMs" ? 0 : value,
+      ) as unknown;
+    expect(untimed(again.result)).toEqual(untimed(steps[4]));
   });
 });

@@ -25,12 +25,14 @@ export async function* documentRuns(
   limits: RunLimits,
   /** mongodump --archive segments end with a 0xFFFFFFFF terminator instead of the end of a file. */
   terminated = false,
+  /** Documents of the file before the reader's first byte (a read resumed inside it), for error messages. */
+  documentsBefore = 0,
 ): AsyncGenerator<DocumentRun> {
   let buffer: Buffer | undefined;
   let capacity = Math.min(limits.bytes, FIRST_BUFFER_BYTES);
   let filled = 0;
   let count = 0;
-  let index = 0;
+  let index = documentsBefore;
   const take = (): DocumentRun => {
     const full = buffer!;
     let run: DocumentRun;

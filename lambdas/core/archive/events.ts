@@ -88,7 +88,12 @@ export type ArchiveEvent =
   | { type: "collection-metadata"; db: string; collection: string; metadata: CollectionMetadata }
   | { type: "documents"; db: string; collection: string; documents: DocumentRun }
   | { type: "collection-end"; db: string; collection: string; documentCount: number }
-  | { type: "manifest"; manifest: BackupManifest };
+  | { type: "manifest"; manifest: BackupManifest }
+  /**
+   * With `checkpointEvents`: the read reached checkpoint `index` of the sidecar; everything before it has been
+   * handed on and checked, so a consumer may stop here and a later read may resume here (`resumeAt`).
+   */
+  | { type: "checkpoint"; index: number; checkpoint: Checkpoint };
 
 export interface ReadArchiveOptions {
   /** The sidecar manifest, when known: per-file SHA-256 and counts are then checked as the files stream. */
@@ -108,6 +113,13 @@ export interface ReadArchiveOptions {
   onFormat?: (format: ArchiveFormat) => void;
   /** Called for what the archive holds but a restore does not write (a mongodump --oplog oplog). */
   onSkipped?: (skipped: SkippedContent) => void;
+  /** Emit a `checkpoint` event at each checkpoint of the sidecar (`manifest`) as the read reaches it. */
+  checkpointEvents?: boolean;
+  /**
+   * The source starts at checkpoint `resumeAt` of the sidecar (at its `archiveOffset`): the read goes on from
+   * there as if it had read everything before, which the reads before it checked.
+   */
+  resumeAt?: number;
 }
 
 /** Content read and checked but not restored, and why. */

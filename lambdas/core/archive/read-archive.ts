@@ -4,11 +4,13 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { ByteReader } from "./byte-reader";
 import { documentRuns, type RunLimits } from "./bson-stream";
+import { CheckpointTrack, gunzipFailure, gunzipped } from "./checkpoints";
 import {
   ArchiveError,
   ArchiveReadError,
   type ArchiveEvent,
   type BackupManifest,
+  type Checkpoint,
   type CollectionMetadata,
   type ReadArchiveOptions,
 } from "./events";
@@ -16,9 +18,11 @@ import { parseManifest } from "./manifest";
 import { decodeMetadata } from "./metadata";
 import { ARCHIVE_MAGIC, mongodumpArchiveEvents, oplogSkipped } from "./mongodump-archive";
 import { MANIFEST_ENTRY, MAX_SIDECAR_BYTES, unescapeCollectionName } from "./names";
-import { tarEntries, type TarEntry } from "./tar-reader";
+import { tarEntries, type TarEntry, type TarStart } from "./tar-reader";
 import { ManifestFiles, type FileCheck } from "./manifest-check";
 import { EntrySpools, formatBytes, type SpooledEntry } from "./entry-spool";
+import { SEGMENT_BYTES, SegmentHasher } from "./segments";
+import { segmentedDocuments, type SegmentStart } from "./segment-reader";
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 
@@ -33,13 +37,26 @@ export async function* readArchive(
   const raw = new ByteReader(sourceFailuresNamed(source));
   const head = await raw.peek(4);
   if (head.length === 0) throw new ArchiveError("archive is empty");
+  const checkpoints = options.manifest?.archive?.checkpoints ?? [];
+  const resumed = resumedCheckpoint(options, checkpoints);
   let reader = raw;
-  if (head.subarray(0, 2).equals(GZIP_MAGIC)) reader = new ByteReader(gunzipped(raw));
+  if (head.subarray(0, 2).equals(GZIP_MAGIC)) {
+    const from = resumed && { index: options.resumeAt!, start: resumed };
+    reader = new ByteReader(gunzipped(raw, checkpoints, from));
+  } else if (resumed) {
+    throw new ArchiveError(
+      `no gzip member starts at archive offset ${resumed.archiveOffset} (checkpoint ${options.resumeAt})`,
+    );
+  }
   const limits: RunLimits = {
     bytes: options.batchBytes ?? 4 * 1024 * 1024,
     documents: options.batchDocuments ?? 10_000,
   };
   try {
+    if (resumed) {
+      yield* directoryTarEvents(reader, options, limits, resumed);
+      return;
+    }
     const start = await reader.peek(512);
     if (start.length === 0) throw new ArchiveError("archive is empty: its gzip stream holds no bytes");
     if (start.subarray(0, 4).equals(ARCHIVE_MAGIC)) {
@@ -58,6 +75,16 @@ export async function* readArchive(
   }
 }
 
+/** The checkpoint a read resumes at, checked against the sidecar it comes from. */
+function resumedCheckpoint(options: ReadArchiveOptions, checkpoints: Checkpoint[]): Checkpoint | undefined {
+  if (options.resumeAt === undefined) return undefined;
+  const checkpoint = checkpoints[options.resumeAt];
+  if (!options.manifest || !checkpoint) {
+    throw new Error(`cannot resume at checkpoint ${options.resumeAt}: the sidecar given does not list it`);
+  }
+  return checkpoint;
+}
+
 /** The source's own failures, told apart from problems with the archive's content. */
 async function* sourceFailuresNamed(
   source: AsyncIterable<Buffer | Uint8Array>,
@@ -69,37 +96,6 @@ async function* sourceFailuresNamed(
       ? error
       : new ArchiveReadError(error);
   }
-}
-
-function gunzipped(raw: ByteReader): AsyncIterable<Buffer> {
-  const gunzip = createGunzip();
-  const compressed = Readable.from(
-    (async function* () {
-      for (let chunk = await raw.readSome(1 << 20); chunk; chunk = await raw.readSome(1 << 20)) yield chunk;
-    })(),
-  );
-  pipeline(compressed, gunzip).catch(() => undefined); // errors surface through the gunzip stream
-  return (async function* () {
-    try {
-      for await (const chunk of gunzip) yield chunk as Buffer;
-    } catch (error) {
-      throw gunzipFailure(error, "archive is not valid gzip");
-    }
-  })();
-}
-
-/**
- * A failure met while gunzipping: zlib's own errors (a `Z_*` code) mean the bytes are not valid gzip; any other
- * came from the source (the connection to S3 dropped, the disk failed) and must not be reported as a damaged
- * archive.
- */
-function gunzipFailure(error: unknown, invalid: string, file?: string): Error {
-  if (error instanceof ArchiveError || error instanceof ArchiveReadError) return error;
-  const code = (error as { code?: unknown }).code;
-  const message = error instanceof Error ? error.message : String(error);
-  if (typeof code === "string" && code.startsWith("Z_"))
-    return new ArchiveError(`${invalid}: ${message}`, { file });
-  return new ArchiveReadError(error);
 }
 
 type FileKind = "bson" | "metadata";
@@ -143,6 +139,7 @@ async function* directoryTarEvents(
   reader: ByteReader,
   options: ReadArchiveOptions,
   limits: RunLimits,
+  resumed?: Checkpoint,
 ): AsyncGenerator<ArchiveEvent> {
   const names = new Map<string, string>(); // db/base -> collection name (from metadata)
   const ended = new Set<string>();
@@ -151,6 +148,19 @@ async function* directoryTarEvents(
   const checks: FileCheck[] = [];
   const sidecar = options.manifest;
   const sidecarFiles = sidecar ? new ManifestFiles(sidecar) : undefined;
+  const track = new CheckpointTrack(
+    sidecar?.archive?.checkpoints ?? [],
+    options.resumeAt ?? -1,
+    options.checkpointEvents ?? false,
+  );
+  // Headers met by the walk since the last entry (directories, the end marker): each may be a checkpoint.
+  const headers: number[] = [];
+  const reachedHeaders = function* (): Generator<ArchiveEvent> {
+    for (const offset of headers.splice(0)) {
+      const reached = track.atHeader(offset);
+      if (reached) yield reached;
+    }
+  };
   let manifest: BackupManifest | undefined;
   // Decided by content, never by name: ours when a sidecar commits it or when its manifest entry is ours.
   let format: "atlas-ops" | "mongodump-directory" = sidecar ? "atlas-ops" : "mongodump-directory";
@@ -168,30 +178,97 @@ async function* directoryTarEvents(
   const collection = async function* (
     db: string,
     name: string,
-    body: ByteReader,
-    stored: { file: string; size: number; hash: Hash },
+    body: AsyncIterable<Buffer>,
+    stored: { file: string; size: number; gzipped: boolean; dataOffset?: number; start?: SegmentStart },
   ): AsyncGenerator<ArchiveEvent> {
+    const { file, size } = stored;
+    const entry = stored.gzipped || stored.dataOffset === undefined ? undefined : sidecarFiles?.entryOf(file);
+    if (entry) {
+      // Ours, against its sidecar: checked segment by segment, where the checkpoints inside it are.
+      if (size !== entry.bytes)
+        throw new ArchiveError(`is ${size} bytes, the manifest says ${entry.bytes}`, { file });
+      const segments = sidecarFiles!.segmentsOf(file)!;
+      const start = stored.start ?? { segment: 0, offset: 0, documents: 0 };
+      const located = { db, collection: name, file, segments, dataOffset: stored.dataOffset! };
+      const count = yield* segmentedDocuments(body, located, start, limits, track);
+      check({ file, bytes: size, documents: count, checkedBySegment: true });
+      yield { type: "collection-end", db, collection: name, documentCount: count };
+      return;
+    }
+    const hash = createHash("sha256");
+    // Without a sidecar the segment bounds are not known before the archive's manifest (its last entry):
+    // a file past one segment is also hashed as SEGMENT_BYTES cuts it.
+    const segmented = !stored.gzipped && size > SEGMENT_BYTES ? new SegmentHasher() : undefined;
     let count = 0;
-    for await (const documents of documentRuns(body, { file: stored.file }, limits)) {
+    for await (const documents of documentRuns(
+      storedReader(body, hash, stored.gzipped, file),
+      { file },
+      limits,
+    )) {
       count += documents.count;
+      if (segmented) for (const document of documents.documents()) segmented.add(document);
       yield { type: "documents", db, collection: name, documents };
     }
-    check({ file: stored.file, sha256: stored.hash.digest("hex"), bytes: stored.size, documents: count });
+    const measured = segmented?.finish();
+    check({
+      file,
+      sha256: hash.digest("hex"),
+      ...(measured && "segments" in measured ? { segments: measured.segments } : {}),
+      bytes: size,
+      documents: count,
+    });
     yield { type: "collection-end", db, collection: name, documentCount: count };
   };
   const replay = (key: string, db: string, name: string, spooled: SpooledEntry) => {
     waiting.delete(key);
     ended.add(key);
-    const hash = createHash("sha256");
-    const body = storedReader(spools.replay(spooled), hash, spooled.gzipped, spooled.file);
-    return collection(db, name, body, { file: spooled.file, size: spooled.size, hash });
+    return collection(db, name, spools.replay(spooled), spooled);
   };
+  // A read resumed at a checkpoint: what came before it was checked by the reads before.
+  let start: TarStart | undefined;
+  let priorUnmarked = false;
+  if (resumed && sidecarFiles) {
+    const inside = resumed.file;
+    const entry = inside && sidecarFiles.entryOf(inside.path);
+    start = { tarOffset: resumed.tarOffset };
+    if (inside && entry) {
+      start.inside = { path: inside.path, size: entry.bytes, offset: inside.offset };
+      sidecarFiles.checkedBefore(inside.path, true);
+      const parsed = parsePath(inside.path);
+      if (parsed && parsed !== "manifest") {
+        const key = `${parsed.db}/${parsed.base}`;
+        names.set(key, entry.collection);
+        firstOf.set(`${key}/metadata`, entry.metadataFile).set(`${key}/bson`, entry.file);
+      }
+    } else priorUnmarked = true;
+  }
   try {
-    for await (const entry of tarEntries(reader)) {
+    for await (const entry of tarEntries(reader, start, (offset) => headers.push(offset))) {
+      yield* reachedHeaders();
       entries += 1;
       if (manifest)
         throw new ArchiveError("entry after the manifest (the manifest must be last)", { file: entry.path });
       const parsed = parsePath(entry.path);
+      if (priorUnmarked && parsed) {
+        // Resumed between collections: the files the manifest lists before this one were read before.
+        priorUnmarked = false;
+        sidecarFiles!.checkedBefore(parsed === "manifest" ? undefined : entry.path, false);
+      }
+      if (entry.resumedAt !== undefined && resumed?.file) {
+        const listed = sidecarFiles!.entryOf(entry.path)!;
+        const key = `${listed.db}/${parsePathKey(entry.path)}`;
+        ended.add(key);
+        dumpFiles += 1;
+        const { segment, offset, documents } = resumed.file;
+        yield* collection(listed.db, listed.collection, entry.body, {
+          file: entry.path,
+          size: entry.size,
+          gzipped: false,
+          dataOffset: entry.dataOffset,
+          start: { segment, offset, documents },
+        });
+        continue;
+      }
       if (parsed === "manifest") {
         const { text } = await readWhole(entry, false, MANIFEST_LIMIT);
         manifest = sidecar ? parseManifest(text, entry.path) : ownManifest(text, entry.path);
@@ -221,17 +298,22 @@ async function* directoryTarEvents(
         if (spooled) yield* replay(key, parsed.db, name, spooled);
         continue;
       }
-      const name = names.get(key);
+      // Resumed between a collection's metadata and its documents: the manifest names it.
+      const name = names.get(key) ?? (resumed ? sidecarFiles?.entryOf(entry.path)?.collection : undefined);
       if (name === undefined) {
         // The .bson came first (stock tars follow the directory's order): keep it until its metadata comes.
         waiting.set(key, await spools.keep(entry, parsed.gzipped));
         continue;
       }
-      const hash = createHash("sha256");
-      const body = storedReader(hashed(entry.body, hash), undefined, parsed.gzipped, entry.path);
       ended.add(key);
-      yield* collection(parsed.db, name, body, { file: entry.path, size: entry.size, hash });
+      yield* collection(parsed.db, name, entry.body, {
+        file: entry.path,
+        size: entry.size,
+        gzipped: parsed.gzipped,
+        dataOffset: entry.dataOffset,
+      });
     }
+    yield* reachedHeaders();
     for (const [key, spooled] of waiting) {
       const db = key.slice(0, key.indexOf("/"));
       const base = key.slice(db.length + 1);
@@ -271,6 +353,7 @@ async function* directoryTarEvents(
     if (format === "atlas-ops") {
       const inner = manifest;
       if (!inner) throw new ArchiveError("archive is truncated: its manifest (the last entry) is missing");
+      track.finish();
       if (sidecarFiles) sidecarFiles.checkComplete();
       else {
         const files = new ManifestFiles(inner);
@@ -290,6 +373,12 @@ async function* directoryTarEvents(
   } finally {
     await spools.releaseAll();
   }
+}
+
+/** The `<base>` of `<db>/<base>.bson` (the key that joins a .bson to its metadata). */
+function parsePathKey(path: string): string {
+  const parsed = parsePath(path);
+  return parsed && parsed !== "manifest" ? parsed.base : path;
 }
 
 /**

@@ -13,15 +13,46 @@ export interface TarEntry {
   size: number;
   /** The entry's data; must be consumed (or left: the walk skips the rest) before the next entry. */
   body: AsyncIterable<Buffer>;
+  /** Offset in the tar of the entry's first header block (pax or long-name headers included). */
+  headerOffset: number;
+  /** Offset in the tar of the entry's first data byte. */
+  dataOffset: number;
+  /** Set on the first entry of a walk resumed inside it: this many bytes of its data came before. */
+  resumedAt?: number;
+}
+
+/** Where a walk starts when it does not start at the tar's first byte (a read resumed at a checkpoint). */
+export interface TarStart {
+  /** Offset in the tar of the reader's first byte. */
+  tarOffset: number;
+  /** The reader starts inside this file's data, `offset` bytes into it. */
+  inside?: { path: string; size: number; offset: number };
 }
 
 const MAX_METADATA_ENTRY = 1024 * 1024;
 
-export async function* tarEntries(reader: ByteReader): AsyncGenerator<TarEntry> {
+export async function* tarEntries(
+  reader: ByteReader,
+  start?: TarStart,
+  /** Told the offset of every header as it is met (directories and the end marker too). */
+  onHeader?: (offset: number) => void,
+): AsyncGenerator<TarEntry> {
+  const base = (start?.tarOffset ?? 0) - reader.position;
   let extended: HeaderData | undefined;
   let global: HeaderData | undefined;
   let longPath: string | undefined;
+  if (start?.inside) {
+    const { path, size, offset } = start.inside;
+    const dataOffset = base + reader.position - offset;
+    yield* fileData(reader, { path, size, headerOffset: -1, dataOffset }, offset, true);
+  }
+  // Where the entry being read began: its pax or long-name headers come first.
+  let headerOffset: number | undefined;
   for (;;) {
+    if (headerOffset === undefined) {
+      headerOffset = base + reader.position;
+      onHeader?.(headerOffset);
+    }
     const block = await reader.read(BLOCK);
     if (!block) throw new ArchiveError("archive is truncated: the tar end marker is missing");
     if (block.every((byte) => byte === 0)) return;
@@ -53,30 +84,15 @@ export async function* tarEntries(reader: ByteReader): AsyncGenerator<TarEntry> 
       case "Directory":
         checkPath(path);
         await readPadded(reader, size, path);
+        headerOffset = undefined;
         continue;
       case "File":
       case "OldFile":
       case "ContiguousFile": {
         checkPath(path);
-        let remaining = size;
-        const body = (async function* () {
-          while (remaining > 0) {
-            const chunk = await reader.readSome(Math.min(remaining, 1024 * 1024));
-            if (!chunk) throw new ArchiveError("archive is truncated inside this entry", { file: path });
-            remaining -= chunk.length;
-            yield chunk;
-          }
-        })();
-        yield { path, size, body };
-        // Whatever the consumer left unread is skipped, then the block padding.
-        while (remaining > 0) {
-          const chunk = await reader.readSome(Math.min(remaining, 1024 * 1024));
-          if (!chunk) throw new ArchiveError("archive is truncated inside this entry", { file: path });
-          remaining -= chunk.length;
-        }
-        if (size % BLOCK !== 0 && !(await reader.read(BLOCK - (size % BLOCK)))) {
-          throw new ArchiveError("archive is truncated after this entry", { file: path });
-        }
+        const entry = { path, size, headerOffset, dataOffset: base + reader.position };
+        headerOffset = undefined;
+        yield* fileData(reader, entry, 0, false);
         continue;
       }
       default:
@@ -85,6 +101,35 @@ export async function* tarEntries(reader: ByteReader): AsyncGenerator<TarEntry> 
           { file: path },
         );
     }
+  }
+}
+
+/** One file entry from `from` bytes into its data: the entry, then whatever the consumer left and the padding. */
+async function* fileData(
+  reader: ByteReader,
+  entry: Omit<TarEntry, "body">,
+  from: number,
+  resumed: boolean,
+): AsyncGenerator<TarEntry> {
+  const { path, size } = entry;
+  let remaining = size - from;
+  const body = (async function* () {
+    while (remaining > 0) {
+      const chunk = await reader.readSome(Math.min(remaining, 1024 * 1024));
+      if (!chunk) throw new ArchiveError("archive is truncated inside this entry", { file: path });
+      remaining -= chunk.length;
+      yield chunk;
+    }
+  })();
+  yield { ...entry, body, ...(resumed ? { resumedAt: from } : {}) };
+  // Whatever the consumer left unread is skipped, then the block padding.
+  while (remaining > 0) {
+    const chunk = await reader.readSome(Math.min(remaining, 1024 * 1024));
+    if (!chunk) throw new ArchiveError("archive is truncated inside this entry", { file: path });
+    remaining -= chunk.length;
+  }
+  if (size % BLOCK !== 0 && !(await reader.read(BLOCK - (size % BLOCK)))) {
+    throw new ArchiveError("archive is truncated after this entry", { file: path });
   }
 }
 

@@ -252,7 +252,7 @@ export async function restoreEvents(
       for await (const event of events) {
         settleVerification();
         if (failure && !dryRun) break;
-        if (event.type === "manifest") continue;
+        if (event.type === "manifest" || event.type === "checkpoint") continue;
         const key = `${event.db}\u0000${event.collection}`;
         const source = { db: event.db, collection: event.collection };
         if (event.type === "collection-metadata") {

@@ -26,6 +26,7 @@ import {
   type ArchiveUpload,
   type BackupTarget,
   type ListOptions,
+  type OpenArchiveOptions,
   type StoredBackup,
   type UploadState,
 } from "./target";
@@ -75,12 +76,12 @@ export class FileTarget implements BackupTarget {
     return (await this.list(kind, options))[0];
   }
 
-  async openArchive(key: string): Promise<Readable> {
+  async openArchive(key: string, options: OpenArchiveOptions = {}): Promise<Readable> {
     const path = this.pathOf(key);
     const handle = await open(path, "r").catch((error: Error) => {
       throw new Error(`cannot open archive ${path}: ${error.message}`);
     });
-    return createReadStream(path, { fd: handle, highWaterMark: 1024 * 1024 });
+    return createReadStream(path, { fd: handle, start: options.start, highWaterMark: 1024 * 1024 });
   }
 
   async readSidecar(key: string): Promise<BackupManifest | undefined> {

@@ -64,14 +64,22 @@ export interface ArchiveHole {
   readonly length: number;
 }
 
+export interface OpenArchiveOptions {
+  /** First byte to read (default 0). */
+  start?: number;
+}
+
 /** Where backups live: `file://DIR` or `s3://BUCKET/PREFIX`, with kind folders daily/, weekly/, monthly/. */
 export interface BackupTarget {
   readonly url: string;
   /** Committed backups (those with a readable sidecar), newest first. */
   list(kind?: BackupKind, options?: ListOptions): Promise<StoredBackup[]>;
   latest(kind: BackupKind, options?: ListOptions): Promise<StoredBackup | undefined>;
-  /** The archive bytes, streamed. `key` is relative to the target. */
-  openArchive(key: string): Promise<Readable>;
+  /**
+   * The archive bytes, streamed. `key` is relative to the target. With `start`, from that byte on (a read
+   * resumed at a checkpoint's `archiveOffset`).
+   */
+  openArchive(key: string, options?: OpenArchiveOptions): Promise<Readable>;
   /** The sidecar of an archive, or undefined when there is none (a stock archive or an uncommitted one). */
   readSidecar(archiveKey: string): Promise<BackupManifest | undefined>;
   startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload>;

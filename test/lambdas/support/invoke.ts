@@ -26,7 +26,7 @@ export function applyEnv(env: Env): () => void {
   };
 }
 
-export function lambdaContext(functionName: string): Context {
+export function lambdaContext(functionName: string, remainingMs = 60_000): Context {
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
@@ -36,7 +36,7 @@ export function lambdaContext(functionName: string): Context {
     awsRequestId: `req-${Math.random().toString(16).slice(2)}`,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: "2025/01/01/[$LATEST]test",
-    getRemainingTimeInMillis: () => 60_000,
+    getRemainingTimeInMillis: () => remainingMs,
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
@@ -113,10 +113,12 @@ export async function invoke(
   handler: Handler,
   event: unknown,
   functionName = "test-function",
+  /** What the context's getRemainingTimeInMillis() answers (a step of a long job told its time is up). */
+  remainingMs?: number,
 ): Promise<Invocation> {
   const { result, lines } = await captureOutput(async () => {
     try {
-      return { value: await handler(event, lambdaContext(functionName)) };
+      return { value: await handler(event, lambdaContext(functionName, remainingMs)) };
     } catch (error) {
       return { error: error as Error };
     }
