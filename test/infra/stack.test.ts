@@ -224,14 +224,24 @@ describe("backup storage", () => {
     const byPrefix = Object.fromEntries(
       rules.filter((r) => r.expiration?.days).map((r) => [r.filter.prefix, r.expiration.days]),
     );
-    expect(byPrefix).toEqual({ "daily/": 30, "weekly/": 90, "monthly/": 365 });
+    expect(byPrefix).toEqual({
+      "daily/": 30,
+      "weekly/": 90,
+      "monthly/": 365,
+      ".atlas-ops/continuations/": 3,
+    });
     expect(
       rules
-        .filter((r) => r.expiration?.days)
+        .filter((r) => r.expiration?.days && r.id.startsWith("expire-") && r.id !== "expire-continuations")
         .every((r) => r.noncurrentVersionExpiration.noncurrentDays === 7),
     ).toBe(true);
     expect(rules.find((r) => r.abortIncompleteMultipartUpload)?.abortIncompleteMultipartUpload).toEqual({
-      daysAfterInitiation: 1,
+      daysAfterInitiation: 2,
+    });
+    // What a backup passes between its steps goes after three days, its old versions a day later.
+    expect(rules.find((r) => r.filter.prefix === ".atlas-ops/continuations/")).toMatchObject({
+      expiration: { days: 3 },
+      noncurrentVersionExpiration: { noncurrentDays: 1 },
     });
   });
 
