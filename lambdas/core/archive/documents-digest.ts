@@ -6,7 +6,7 @@ import { hash } from "node:crypto";
  * their digests agree (up to SHA-256 collisions), whatever order a server returns them in.
  *
  * It runs once per document on every backup, verify and restore check, so it allocates as little as it can per
- * document: a one-shot `crypto.hash` (no Hash object) whose 32 bytes come back as a latin1 string (one
+ * document: a one-shot `crypto.hash` (no Hash object) whose 32 bytes come back as a "binary" (latin1) string (one
  * character per byte: a Buffer per call costs about three times the hashing of a 250-byte document), added into
  * eight 32-bit limbs (no BigInt).
  */
@@ -16,7 +16,7 @@ export class DocumentsDigest {
   private count = 0;
 
   add(document: Uint8Array): void {
-    const sha = hash("sha256", document, "latin1");
+    const sha = hash("sha256", document, "binary");
     const limbs = this.limbs;
     let carry = 0;
     for (let limb = 0; limb < 8; limb += 1) {

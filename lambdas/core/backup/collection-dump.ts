@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { MongoClient } from "mongodb";
 import { DocumentsDigest } from "../archive/documents-digest";
 import { MAX_DOCUMENT_BYTES } from "../archive/bson-walk";
+import { RAW_DOCUMENTS_PER_BATCH, rawFind } from "../mongo/raw-cursor";
 
 /** What the manifest says of a collection's `.bson`: counted and hashed as the documents pass. */
 export interface CollectionSummary {
@@ -18,13 +19,10 @@ export interface ReadOptions {
 }
 
 /**
- * The driver turns every batch it holds into one parsed object per document (with its fields' offsets), kept
- * until the batch is consumed, so its heap grows with the documents per batch, not their bytes. The server's
- * default batch (up to 16 MiB: some 60,000 small documents), two at once with the read-ahead, took the heap to
- * ~310 MB against a fast server; 1000 documents keep it under ~50 MB. Large documents stay bounded by the
- * server's 16 MiB cap on a batch.
+ * Documents per batch asked of the server. Read as commands (`rawFind`), a batch is one buffer with no object
+ * per document, so its cost is its bytes; where the driver's cursor has to be used, it takes at most 1000.
  */
-export const DOCUMENTS_PER_BATCH = 1000;
+export const DOCUMENTS_PER_BATCH = RAW_DOCUMENTS_PER_BATCH;
 
 /** One pass over a collection's documents, read raw (never decoded), checked, hashed and counted. */
 export class CollectionReader {
@@ -43,24 +41,19 @@ export class CollectionReader {
 
   /** The documents, a server batch at a time. Stopping early closes the cursor. */
   async *batches(): AsyncGenerator<Buffer[]> {
-    const cursor = this.client
-      .db(this.db)
-      .collection(this.readFrom)
-      .find({}, { raw: true, batchSize: this.options.batchSize ?? DOCUMENTS_PER_BATCH });
+    const source = rawFind(this.client, this.db, this.readFrom, {
+      batchSize: this.options.batchSize ?? DOCUMENTS_PER_BATCH,
+    });
     try {
-      // Asking for the next batch before handing on the current one keeps the server busy meanwhile.
-      let more = await this.read(() => cursor.hasNext());
-      while (more) {
-        const batch = cursor.readBufferedDocuments() as unknown as Uint8Array[];
-        const next = this.read(() => cursor.hasNext());
-        next.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-        yield batch.map((raw) => this.take(raw));
+      for (;;) {
+        const next = await this.read(() => source.next());
+        if (next.done) break;
+        yield next.value.map((document) => this.take(document));
         this.report(false);
-        more = await next;
       }
       this.report(true);
     } finally {
-      await cursor.close().catch(() => undefined);
+      await source.return(undefined).catch(() => undefined);
     }
   }
 
@@ -77,9 +70,8 @@ export class CollectionReader {
     return this.bytes;
   }
 
-  private take(raw: Uint8Array): Buffer {
+  private take(document: Buffer): Buffer {
     // A view into the batch the driver received (not a copy): the batch holds little besides documents.
-    const document = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     if (document.length > MAX_DOCUMENT_BYTES) {
       throw new Error(
         `${this.namespace}: document #${this.digest.documents + 1} is ${document.length} bytes, above the BSON limit of ${MAX_DOCUMENT_BYTES}`,
