@@ -127,6 +127,23 @@ describe("rawFind on the test server", () => {
     expect(new Set(sessions).size).toBe(1);
   });
 
+  it("holds its session for the cursor's life: other commands never get it meanwhile", async () => {
+    // With the driver's implicit sessions the find's session goes back to the pool once answered, and the
+    // next command takes it: a getMore would then run in another session, which the server refuses.
+    started.length = 0;
+    const reader = rawFind(client, db, "orders", { batchSize: 500 });
+    await reader.next();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the read-ahead getMore is answered meanwhile
+    await client.db(db).command({ ping: 1 });
+    while (!(await reader.next()).done);
+    const lsid = (event: CommandStartedEvent): string =>
+      (event.command.lsid as { id: BSON.Binary }).id.toString("hex");
+    const reads = started.filter((event) => event.commandName === "find" || event.commandName === "getMore");
+    const ping = started.find((event) => event.commandName === "ping")!;
+    expect(new Set(reads.map(lsid)).size).toBe(1);
+    expect(lsid(ping)).not.toBe(lsid(reads[0]!));
+  });
+
   it("applies the filter, sort and hint", async () => {
     const batches = await collect(
       rawFind(client, db, "orders", {
@@ -154,6 +171,24 @@ describe("rawFind on the test server", () => {
     await expect(client.db(db).command({ getMore: cursorId, collection: "orders" })).rejects.toThrow(
       /cursor/i,
     );
+  });
+
+  it("sends the read concern the client was given, as the driver's find would", async () => {
+    const other = await MongoClient.connect(env.mongodbUri, {
+      readConcern: { level: "local" },
+      monitorCommands: true,
+    });
+    const finds: CommandStartedEvent[] = [];
+    other.on("commandStarted", (event) => {
+      if (event.commandName === "find") finds.push(event);
+    });
+    try {
+      const batches = await collect(rawFind(other, db, "orders", { batchSize: 5000 }));
+      expect(batches.flat().length).toBe(count);
+      expect(finds.map((event) => event.command.readConcern)).toEqual([{ level: "local" }]);
+    } finally {
+      await other.close();
+    }
   });
 
   it("reads through the driver's cursor where a getMore could reach another server", async () => {
