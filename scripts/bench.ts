@@ -100,16 +100,18 @@ function ordersDigest(documents: number): { digest: string; bytes: number } {
 
 async function benchServer(server: BenchServer, args: Args): Promise<void> {
   const speeds = await readSpeeds(required("BENCH_SERVER"), server);
-  for (const read of [speeds.wire, speeds.driver]) {
+  for (const read of [speeds.wire, speeds.driver, speeds.rawFind]) {
     if (read.documents !== server.documents) {
       throw new Error(`${server.label} served ${read.documents} of ${server.documents} documents`);
     }
   }
-  const speed = (read: { bytes: number; wallS: number }) =>
-    `${read.wallS.toFixed(2)} s = ${(read.bytes / MB / read.wallS).toFixed(1)} MB/s`;
+  const speed = (read: { bytes: number; wallS: number; cpuS?: number }) =>
+    `${read.wallS.toFixed(2)} s = ${(read.bytes / MB / read.wallS).toFixed(1)} MB/s` +
+    (read.cpuS === undefined ? "" : ` (${(read.cpuS / (read.bytes / GB)).toFixed(1)} CPU s/GB)`);
   console.log(
     `${server.label} (${server.uri}), reading ${(speeds.wire.bytes / MB).toFixed(1)} MB: raw wire client ` +
-      `${speed(speeds.wire)}; Node.js driver, raw batches ${speed(speeds.driver)}`,
+      `${speed(speeds.wire)}; Node.js driver's cursor, raw batches ${speed(speeds.driver)}; ` +
+      `rawFind (the backup's reads) ${speed(speeds.rawFind)}`,
   );
   const source = ordersDigest(server.documents);
   const options = {
