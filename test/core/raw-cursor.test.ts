@@ -6,6 +6,8 @@ import {
   rawFind,
   readRoute,
   routeOf,
+  BATCH_TARGET_BYTES,
+  nextBatchSize,
 } from "../../lambdas/core/mongo/raw-cursor";
 import { testEnv, uniqueName } from "../support/env";
 import { orderDocument } from "../support/seed";
@@ -78,6 +80,15 @@ describe("cursorBatch (a find or getMore reply read without decoding its documen
   });
 });
 
+describe("nextBatchSize", () => {
+  it("sizes the next batch from the average document so far, within 1 and the limit", () => {
+    expect(nextBatchSize(5000, 0, 0)).toBe(5000);
+    expect(nextBatchSize(5000, 1000, 250_000)).toBe(5000); // 250-byte documents: the limit
+    expect(nextBatchSize(5000, 64, 64 * 16 * 1024)).toBe(256); // 16 KiB documents: 4 MiB
+    expect(nextBatchSize(5000, 1, 16 * 1024 * 1024)).toBe(1); // one document of 16 MiB
+  });
+});
+
 describe("isRetryableRead", () => {
   it("retries network errors and the retryable server codes, nothing else", () => {
     expect(isRetryableRead(new MongoNetworkError("connection reset"))).toBe(true);
@@ -113,15 +124,28 @@ describe("rawFind on the test server", () => {
       expected.push(Buffer.from(raw as unknown as Uint8Array));
     }
     const batches = await collect(rawFind(client, db, "orders", { sort: { _id: 1 }, batchSize: 500 }));
-    expect(batches.map((batch) => batch.length)).toEqual([500, 500, 500, 500, 345]);
+    // A first batch of 64, whose size says that 500 small documents fit in the 4 MiB a getMore asks for.
+    expect(batches.map((batch) => batch.length)).toEqual([64, 500, 500, 500, 500, 281]);
     expect(batches.flat()).toEqual(expected);
+  });
+
+  it("asks for about 4 MiB a batch: large documents make batches of fewer documents", async () => {
+    const payload = Buffer.alloc(48 * 1024, 7);
+    const large = Array.from({ length: 300 }, (_, i) => ({ n: i, payload }));
+    await client.db(db).collection("large").insertMany(large);
+    const batches = await collect(rawFind(client, db, "large", { sort: { n: 1 } }));
+    expect(batches.flat()).toHaveLength(300);
+    const bytes = batches.map((batch) => batch.reduce((sum, document) => sum + document.length, 0));
+    expect(batches.map((batch) => batch.length)).toEqual([64, 85, 85, 66]);
+    expect(Math.max(...bytes)).toBeLessThanOrEqual(BATCH_TARGET_BYTES);
   });
 
   it("sends the find and its getMores in one session, as the server requires", async () => {
     started.length = 0;
     await collect(rawFind(client, db, "orders", { batchSize: 1000 }));
     const reads = started.filter((event) => event.commandName === "find" || event.commandName === "getMore");
-    expect(reads.map((event) => event.commandName)).toEqual(["find", "getMore", "getMore"]);
+    // 2,345 documents: a first batch of 64, then 1000 a getMore.
+    expect(reads.map((event) => event.commandName)).toEqual(["find", "getMore", "getMore", "getMore"]);
     expect(await routeOf(client)).toEqual({ kind: "commands", sessions: true });
     const sessions = reads.map((event) => (event.command.lsid as { id: BSON.Binary }).id.toString("hex"));
     expect(new Set(sessions).size).toBe(1);
@@ -162,7 +186,7 @@ describe("rawFind on the test server", () => {
   it("kills the cursor when the reader stops early", async () => {
     started.length = 0;
     for await (const batch of rawFind(client, db, "orders", { batchSize: 100 })) {
-      expect(batch.length).toBe(100);
+      expect(batch.length).toBe(64);
       break;
     }
     const kill = started.find((event) => event.commandName === "killCursors");

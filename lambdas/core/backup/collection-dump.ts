@@ -47,7 +47,8 @@ export class CollectionReader {
   private readonly digest: DocumentsDigest;
   private bytes: number;
   private reported: number;
-  private lastDocument: Buffer | undefined;
+  /** The `_id` of the document that ended the last segment (taken there: a view would pin its whole batch). */
+  private boundaryId: string | undefined;
   private boundary = false;
 
   constructor(
@@ -110,9 +111,10 @@ export class CollectionReader {
 
   /** Where the read stands; only at a segment end. */
   position(): ReadPosition {
-    if (!this.lastDocument) throw new Error(`${this.namespace}: no document read yet`);
+    if (!this.boundary || this.boundaryId === undefined)
+      throw new Error(`${this.namespace}: a read position exists only where a segment ends`);
     return {
-      lastId: encodeId(idOf(this.lastDocument)),
+      lastId: this.boundaryId,
       hashed: this.hasher.state(),
       documentsDigest: this.digest.hex(),
     };
@@ -139,9 +141,9 @@ export class CollectionReader {
       );
     }
     this.boundary = this.hasher.add(document);
+    if (this.boundary) this.boundaryId = encodeId(idOf(document));
     this.digest.add(document);
     this.bytes += document.length;
-    this.lastDocument = document;
     return document;
   }
 

@@ -30,6 +30,22 @@ export interface RawFindOptions {
 export const RAW_DOCUMENTS_PER_BATCH = 5000;
 
 /**
+ * Bytes a getMore asks for, at most: the next batch's documents are sized from the average so far, so large
+ * documents make batches of ~4 MiB rather than the server's 16 MiB cap (two batches are held at a time, and
+ * the driver holds a reply's chunks while it assembles it).
+ */
+export const BATCH_TARGET_BYTES = 4 * 1024 * 1024;
+
+/** Documents of the first batch, before their size is known (at most 4 MiB of 64 KiB documents). */
+const FIRST_BATCH = 64;
+
+/** The documents the next getMore asks for, after `documents` documents of `bytes` bytes. */
+export function nextBatchSize(limit: number, documents: number, bytes: number): number {
+  if (documents === 0 || bytes === 0) return limit;
+  return Math.max(1, Math.min(limit, Math.floor(BATCH_TARGET_BYTES / (bytes / documents))));
+}
+
+/**
  * Documents per batch through the driver's cursor: it keeps one parsed object per document of the batch it
  * holds, so the server's default batch (16 MiB, some 60,000 small documents), two at once, took the heap past
  * 300 MB; 1000 keep it under ~50 MB.
@@ -141,13 +157,20 @@ async function* commandBatches(
   const session = sessions ? client.startSession({ causalConsistency: false }) : undefined;
   const run = (command: Document): Promise<Document> =>
     db.command(command, { raw: true, session, signal: options.signal });
-  const find: Document = { find: collection, filter: options.filter ?? {}, batchSize };
+  // A first batch of a few documents: their size decides how many the getMores ask for.
+  const find: Document = {
+    find: collection,
+    filter: options.filter ?? {},
+    batchSize: Math.min(batchSize, FIRST_BATCH),
+  };
   if (options.sort) find.sort = options.sort;
   if (options.hint) find.hint = options.hint;
   const readConcern = db.collection(collection).readConcern;
   if (readConcern) find.readConcern = readConcern.toJSON();
   let cursorId = 0n;
   let pending: Promise<Batch> | undefined;
+  let documentsSeen = 0;
+  let bytesSeen = 0;
   try {
     let batch: Batch;
     try {
@@ -158,9 +181,12 @@ async function* commandBatches(
     }
     cursorId = batch.cursorId;
     for (;;) {
+      documentsSeen += batch.documents.length;
+      for (const document of batch.documents) bytesSeen += document.length;
       if (cursorId !== 0n) {
         // Asking for the next batch before handing on this one keeps the server busy meanwhile.
-        pending = run({ getMore: cursorId, collection, batchSize }).then((reply) =>
+        const next = nextBatchSize(batchSize, documentsSeen, bytesSeen);
+        pending = run({ getMore: cursorId, collection, batchSize: next }).then((reply) =>
           cursorBatch(reply, "nextBatch"),
         );
         pending.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
