@@ -2,15 +2,7 @@ import { fileURLToPath } from "node:url";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { FileTarget } from "../core/targets/file-target";
 import type { BackupTarget } from "../core/targets/target";
-
-/**
- * The S3 target, loaded only for an s3:// URL: the AWS SDK's S3 client costs some 0.15 s of CPU to load, which a
- * backup to or a restore from a directory should not pay.
- */
-function s3Target(): typeof import("./s3-target") {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- `require` in a function is CommonJS's lazy import
-  return require("./s3-target") as typeof import("./s3-target");
-}
+import { S3Target } from "./s3-target";
 
 /** Resolves `file://DIR`, a plain directory path or `s3://BUCKET/PREFIX` to a backup target. */
 export function resolveTarget(url: string, options: { kmsKeyId?: string } = {}): BackupTarget {
@@ -21,7 +13,7 @@ export function resolveTarget(url: string, options: { kmsKeyId?: string } = {}):
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
       throw new Error(`"${url}" does not name a valid S3 bucket (s3://BUCKET/PREFIX)`);
     }
-    return new (s3Target().S3Target)({
+    return new S3Target({
       bucket,
       prefix: slash < 0 ? "" : rest.slice(slash + 1),
       kmsKeyId: options.kmsKeyId,
