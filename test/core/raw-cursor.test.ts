@@ -98,6 +98,71 @@ describe("isRetryableRead", () => {
   });
 });
 
+describe("rawFind's initial find, against a scripted client", () => {
+  /** A client whose commands answer from a script: raw replies as `db.command(..., { raw: true })` gives them. */
+  function scriptedClient(answers: ((command: BSON.Document) => BSON.Document)[], retryReads = true) {
+    const sent: BSON.Document[] = [];
+    const db = {
+      command: async (command: BSON.Document) => {
+        if ("hello" in command) return { logicalSessionTimeoutMinutes: 30 };
+        sent.push(command);
+        const reply = answers.shift()!(command);
+        return BSON.deserialize(BSON.serialize(reply), { raw: true } as BSON.DeserializeOptions);
+      },
+      collection: () => ({ readConcern: undefined }),
+    };
+    const session = { endSession: async () => undefined };
+    const client = {
+      db: () => db,
+      options: { loadBalanced: false, retryReads },
+      readPreference: { mode: "primary" },
+      startSession: () => session,
+    } as unknown as MongoClient;
+    return { client, sent };
+  }
+  const batch = (field: string, id: bigint) => () => ({ cursor: { [field]: [{ _id: 1 }], id }, ok: 1 });
+  const fail = (error: Error) => () => {
+    throw error;
+  };
+
+  it("sends the find again once after an error the driver retries reads on", async () => {
+    const { client, sent } = scriptedClient([
+      fail(new MongoNetworkError("connection reset")),
+      batch("firstBatch", 0n),
+    ]);
+    expect((await collect(rawFind(client, "db", "c"))).flat().length).toBe(1);
+    expect(sent.map((command) => Object.keys(command)[0])).toEqual(["find", "find"]);
+  });
+
+  it("does not retry other errors, a second failure, or when the client says retryReads=false", async () => {
+    const unauthorized = new MongoServerError({ code: 13, errmsg: "not authorized" });
+    await expect(collect(rawFind(scriptedClient([fail(unauthorized)]).client, "db", "c"))).rejects.toBe(
+      unauthorized,
+    );
+    const reset = new MongoNetworkError("connection reset");
+    const twice = scriptedClient([fail(reset), fail(reset)]);
+    await expect(collect(rawFind(twice.client, "db", "c"))).rejects.toBe(reset);
+    expect(twice.sent.length).toBe(2);
+    const noRetry = scriptedClient([fail(reset)], false);
+    await expect(collect(rawFind(noRetry.client, "db", "c"))).rejects.toBe(reset);
+    expect(noRetry.sent.length).toBe(1);
+  });
+
+  it("kills the cursor with the id of the last reply when stopped early", async () => {
+    const { client, sent } = scriptedClient([
+      batch("firstBatch", 7n),
+      batch("nextBatch", 7n),
+      () => ({ cursorsKilled: [7n], ok: 1 }),
+    ]);
+    for await (const documents of rawFind(client, "db", "c")) {
+      expect(documents.length).toBe(1);
+      break;
+    }
+    expect(sent.map((command) => Object.keys(command)[0])).toEqual(["find", "getMore", "killCursors"]);
+    expect(sent[2]).toEqual({ killCursors: "c", cursors: [7n] });
+  });
+});
+
 describe("rawFind on the test server", () => {
   const db = uniqueName("rawfind").replaceAll("-", "_");
   const count = 2_345;
