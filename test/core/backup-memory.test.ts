@@ -66,7 +66,6 @@ describe("backup memory", () => {
       ...process.env,
       TMPDIR: spoolRoot,
     }).finally(() => clearInterval(watcher));
-    console.log("PEAK", peakMb);
     expect(result.dataBytes).toBeGreaterThan(45 * 1024 * 1024);
     // (tsx keeps its compile cache in TMPDIR; nothing of ours may ever appear there.)
     expect(spoolSeen).toBe(false);
