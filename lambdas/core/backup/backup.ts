@@ -245,7 +245,7 @@ class ArchiveRun {
     const app = options.app ?? "opendev";
     const name = options.name ?? archiveName(app, info.started);
     options.signal?.throwIfAborted();
-    const upload = await options.target.startArchive(kind, name);
+    const upload = await options.target.startArchive(kind, name, await dataSize(client, info.databases));
     const tar = new TarWriter(upload, info.started, options.gzip);
     const run = randomBytes(8).toString("hex");
     return new ArchiveRun(
@@ -529,6 +529,17 @@ class ArchiveRun {
 }
 
 const EMPTY_SHA256 = createHash("sha256").digest("hex");
+
+/** The databases' data size (`dbStats`), so the store can plan its parts; undefined when a server will not say. */
+async function dataSize(client: MongoClient, databases: string[]): Promise<number | undefined> {
+  try {
+    let total = 0;
+    for (const db of databases) total += Number((await client.db(db).command({ dbStats: 1 })).dataSize ?? 0);
+    return total;
+  } catch {
+    return undefined;
+  }
+}
 
 /** A collection read in `_id` order can be resumed after its last `_id`; without the index that is a sort. */
 function hasIdIndex(source: SourceCollection): boolean {
