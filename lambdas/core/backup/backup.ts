@@ -60,6 +60,8 @@ export type BackupStep =
     };
 
 export type BackupProgress =
+  /** The data's size as the server reports it (`dbStats`), when it does: an estimate of the total. */
+  | { type: "started"; expectedBytes?: number }
   | { type: "collection-started"; namespace: string }
   | { type: "documents"; namespace: string; documents: number; bytes: number }
   | { type: "collection-done"; namespace: string; documents: number; bytes: number };
@@ -245,7 +247,9 @@ class ArchiveRun {
     const app = options.app ?? "opendev";
     const name = options.name ?? archiveName(app, info.started);
     options.signal?.throwIfAborted();
-    const upload = await options.target.startArchive(kind, name, await dataSize(client, info.databases));
+    const expectedBytes = await dataSize(client, info.databases);
+    options.onProgress?.({ type: "started", expectedBytes });
+    const upload = await options.target.startArchive(kind, name, expectedBytes);
     const tar = new TarWriter(upload, info.started, options.gzip);
     const run = randomBytes(8).toString("hex");
     return new ArchiveRun(
