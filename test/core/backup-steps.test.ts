@@ -16,6 +16,7 @@ import { S3Target } from "../../lambdas/adapters/s3-target";
 import type { BackupManifest } from "../../lambdas/core/archive/events";
 import { abandonBackup, runBackup, runBackupStep, type BackupStep } from "../../lambdas/core/backup/backup";
 import { BackupConflictError } from "../../lambdas/core/targets/target";
+import { cuttingProxy } from "../support/cutting-proxy";
 import { testEnv, uniqueName } from "../support/env";
 import { orderDocument, seedRandomCollection } from "../support/seed";
 
@@ -273,6 +274,47 @@ describe(
         const bson = await readFile(join(files, `${collection}.bson`));
         expect(bsonDocuments(bson), collection).toEqual(await rawDocuments(client, db, collection));
       }
+    });
+
+    it("a resumed step that fails (S3 cut mid-part) leaves the upload to its retry, which completes the backup", async () => {
+      const name = "failed-step";
+      const common = { uri: env.mongodbUri, databases: [db], name, segmentBytes: SEGMENT };
+      const first = await runBackupStep({
+        ...common,
+        target: target(),
+        remainingMs: () => 1000,
+        marginMs: 10_000,
+      });
+      expect(first.done).toBe(false);
+      const proxy = await cuttingProxy(env.awsEndpointUrl, { requestBytes: 1024 * 1024 });
+      try {
+        const cut = new S3Target({
+          bucket,
+          prefix: "app/",
+          partSize: 5 * 1024 * 1024,
+          client: createS3Client({ endpoint: proxy.endpoint, maxAttempts: 2 }),
+        });
+        const failed = await runBackupStep({
+          ...common,
+          target: cut,
+          resume: !first.done ? first.continuation : undefined,
+          remainingMs: () => Number.POSITIVE_INFINITY,
+        }).then(
+          () => undefined,
+          (error: Error) => error,
+        );
+        expect(failed?.message).toMatch(/cannot upload part \d+/);
+      } finally {
+        proxy.server.close();
+      }
+      // The retry: the same continuation, S3 reachable again.
+      const { manifest } = await stepped(name, first);
+      const files = await extract(name);
+      for (const collection of ["orders", "blobs"]) {
+        const bson = await readFile(join(files, `${collection}.bson`));
+        expect(bsonDocuments(bson), collection).toEqual(await rawDocuments(client, db, collection));
+      }
+      expect(manifest?.totals.collections).toBe(5);
     });
 
     it("aborts the open upload when the workflow gives up", async () => {

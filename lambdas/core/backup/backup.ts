@@ -217,6 +217,8 @@ class ArchiveRun {
   private lastCheckpointTar: number;
   private readonly clock: StepClock;
   private readonly segmentBytes: number;
+  /** Whether this step goes on with an upload an earlier step started. */
+  private readonly resumed: boolean;
   /** Set when a checkpoint decided to stop: nothing more is written in this step. */
   private stopped: { open?: OpenCollection } | undefined;
 
@@ -235,6 +237,7 @@ class ArchiveRun {
     private readonly open: OpenCollection | undefined,
     saved?: SavedRun,
   ) {
+    this.resumed = saved !== undefined;
     this.entries = saved ? [...saved.entries] : [];
     this.checkpoints = saved ? [...saved.checkpoints] : [];
     this.lastCheckpointTar = saved?.lastCheckpointTar ?? 0;
@@ -354,7 +357,10 @@ class ArchiveRun {
       // The store's own failure (or the interruption) is the cause; what the writer saw after it says less.
       const cause = tar.storeFailure ?? failure ?? error;
       tar.destroy();
-      await upload.abort(cause);
+      // A step resumed from a continuation leaves the upload to its retry (the same continuation names it);
+      // the workflow's abandon, or the bucket's lifecycle rule, removes it if no retry succeeds. An upload
+      // this step started is of no use to anyone: a retried first step starts its own.
+      if (!this.resumed) await upload.abort(cause);
       throw cause;
     } finally {
       options.signal?.removeEventListener("abort", stop);
