@@ -50,8 +50,15 @@ export function newDocumentsCollections(
     .map((ns) => ({ database: ns.slice(0, ns.indexOf(".")), collection: ns.slice(ns.indexOf(".") + 1) }));
 }
 
-/** The dashboard body: health, backups (size, age = RPO), restore tests (duration = RTO), growth, Lambdas. */
-export function dashboardBody(config: AtlasOpsConfig, functionNames: Record<JobName, string>): string {
+/**
+ * The dashboard body: health, backups (size, age = RPO), restore tests (duration = RTO), growth, the
+ * workflows' runs (by state machine ARN), Lambdas.
+ */
+export function dashboardBody(
+  config: AtlasOpsConfig,
+  functionNames: Record<JobName, string>,
+  stateMachineArns: Partial<Record<JobName, string>> = {},
+): string {
   const app = config.appName;
   const region = config.awsRegion;
   const kinds = ["daily", "weekly", "monthly"];
@@ -125,6 +132,32 @@ export function dashboardBody(config: AtlasOpsConfig, functionNames: Record<JobN
       { period: 86400 },
     ),
     ...reviewWidgets(config),
+    widget(
+      "Workflow runs per day (backup, verify, restore test)",
+      Object.entries(stateMachineArns).flatMap(([job, arn]) =>
+        ["ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"].map((name) => [
+          "AWS/States",
+          name,
+          "StateMachineArn",
+          arn as string,
+          { stat: "Sum", label: `${job} ${name.replace("Executions", "").toLowerCase()}` },
+        ]),
+      ),
+      region,
+      { period: 86400 },
+    ),
+    widget(
+      "Workflow run time (ms, max)",
+      Object.entries(stateMachineArns).map(([job, arn]) => [
+        "AWS/States",
+        "ExecutionTime",
+        "StateMachineArn",
+        arn as string,
+        { stat: "Maximum", label: job },
+      ]),
+      region,
+      { period: 86400 },
+    ),
     widget(
       "Lambda errors",
       Object.values(functionNames).map((name) => [

@@ -21,6 +21,18 @@ export function policyDocument(...statements: PolicyStatement[]): PolicyDocument
   return { Version: "2012-10-17", Statement: statements };
 }
 
+/** What a state machine's role needs so that Step Functions delivers its execution logs to CloudWatch Logs. */
+export const STATE_MACHINE_LOG_DELIVERY = [
+  "logs:CreateLogDelivery",
+  "logs:GetLogDelivery",
+  "logs:UpdateLogDelivery",
+  "logs:DeleteLogDelivery",
+  "logs:ListLogDeliveries",
+  "logs:PutResourcePolicy",
+  "logs:DescribeResourcePolicies",
+  "logs:DescribeLogGroups",
+];
+
 /** Actions AWS only grants on "*" (no resource-level permissions); the policy pack allows exactly these. */
 export const ACTIONS_WITHOUT_RESOURCE_LEVEL = [
   "ec2:CreateNetworkInterface",
@@ -35,6 +47,8 @@ export const ACTIONS_WITHOUT_RESOURCE_LEVEL = [
   "cloudwatch:PutMetricData",
   "secretsmanager:GetRandomPassword",
   "cloudtrail:LookupEvents",
+  // Step Functions' log delivery to CloudWatch Logs (the actions AWS documents for it, on "*" only).
+  ...STATE_MACHINE_LOG_DELIVERY,
 ];
 
 export function lambdaAssumeRolePolicy(): string {
@@ -56,6 +70,27 @@ export function schedulerAssumeRolePolicy(accountId: string): string {
         Action: "sts:AssumeRole",
         // Confused-deputy guard: only schedules of this account may assume the role.
         Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+      },
+    ],
+  });
+}
+
+/**
+ * Step Functions may assume a workflow's role only for a state machine of this account with that name
+ * (confused-deputy guard).
+ */
+export function stepFunctionsAssumeRolePolicy(accountId: string, stateMachineArn: string): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Service: "states.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: {
+          StringEquals: { "aws:SourceAccount": accountId },
+          ArnLike: { "aws:SourceArn": stateMachineArn },
+        },
       },
     ],
   });
@@ -231,5 +266,38 @@ export function schedulerInvokeStatements(
   return [
     { Sid: "InvokeJob", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [functionArn] },
     { Sid: "DeadLetter", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [deadLetterQueueArn] },
+  ];
+}
+
+/** Scheduler may start exactly one job's workflow and drop undeliverable events into its dead-letter queue. */
+export function schedulerStartWorkflowStatements(
+  stateMachineArn: string,
+  deadLetterQueueArn: string,
+): PolicyStatement[] {
+  return [
+    {
+      Sid: "StartJobWorkflow",
+      Effect: "Allow",
+      Action: ["states:StartExecution"],
+      Resource: [stateMachineArn],
+    },
+    { Sid: "DeadLetter", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [deadLetterQueueArn] },
+  ];
+}
+
+/**
+ * A job's workflow invokes that one Lambda (each step and the abandon call), sends a failed run to that
+ * job's dead-letter queue, and delivers its own execution logs.
+ */
+export function workflowStatements(functionArn: string, deadLetterQueueArn: string): PolicyStatement[] {
+  return [
+    { Sid: "RunJobSteps", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [functionArn] },
+    { Sid: "DeadLetter", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [deadLetterQueueArn] },
+    {
+      Sid: "DeliverExecutionLogs",
+      Effect: "Allow",
+      Action: [...STATE_MACHINE_LOG_DELIVERY],
+      Resource: ["*"],
+    },
   ];
 }

@@ -11,6 +11,13 @@ export type ScheduledJobName =
   | "security-review"
   | "performance-review";
 export type RotationJobName = "rotate-app-secret" | "rotate-mongodb-password";
+/** The jobs that may need more than one Lambda invocation: each run is a Step Functions workflow. */
+export type WorkflowJobName = "backup" | "verify-backup" | "restore-test";
+export const WORKFLOW_JOBS: readonly WorkflowJobName[] = ["backup", "verify-backup", "restore-test"];
+
+export function isWorkflowJob(job: JobName): job is WorkflowJobName {
+  return (WORKFLOW_JOBS as readonly string[]).includes(job);
+}
 export type JobName = ScheduledJobName | RotationJobName;
 
 export interface JobSizing {
@@ -18,17 +25,18 @@ export interface JobSizing {
   timeoutSeconds: number;
   ephemeralStorageMb: number;
   /**
-   * At most this many runs at once. 1 for the jobs whose two copies would race on the same objects: the
-   * scheduler and Lambda deliver at least once, so a run can arrive twice; the second copy then waits
-   * (Lambda retries a throttled asynchronous event) and finds the first one's committed backup.
+   * At most this many invocations at once. 1 for the jobs whose two copies would race on the same objects:
+   * the scheduler delivers at least once, so a run can arrive twice; the second workflow's step is then
+   * throttled and waits (the workflow's throttle retry, see job-workflow.ts) and finds the first one's
+   * committed backup.
    */
   reservedConcurrency?: number;
 }
 
 /**
  * Sizes per job: backup and restore stream archives (the backup writes nothing to /tmp, so it keeps the
- * minimum ephemeral storage) but their buffers want memory; the probes are small. Scheduler invokes
- * asynchronously, so the 15-minute Lambda limit is the ceiling for a dump.
+ * minimum ephemeral storage) but their buffers want memory; the probes are small. The timeout is one
+ * invocation's: a workflow job that needs longer continues in the next step.
  */
 export const JOB_SIZING: Record<JobName, JobSizing> = {
   backup: { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 512, reservedConcurrency: 1 },
@@ -108,4 +116,13 @@ export function jobFunctionName(appName: string, job: JobName): string {
 
 export function deadLetterQueueName(appName: string, job: JobName): string {
   return `${appName}-${job}-dlq`;
+}
+
+export function jobStateMachineName(appName: string, job: WorkflowJobName): string {
+  return `${appName}-${job}`;
+}
+
+/** A state machine's ARN as Step Functions forms it (its CloudWatch metrics are keyed by it). */
+export function stateMachineArn(region: string, accountId: string, name: string): string {
+  return `arn:aws:states:${region}:${accountId}:stateMachine:${name}`;
 }

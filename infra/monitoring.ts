@@ -6,10 +6,11 @@ import {
   type AlarmTopic,
   alarmSpecs,
   type MonitoredJob,
+  workflowAlarmSpecs,
 } from "./alarms";
 import type { AtlasOpsConfig } from "./config";
 import { dashboardBody } from "./dashboard";
-import type { JobName } from "./jobs";
+import { type JobName, stateMachineArn } from "./jobs";
 
 export interface MonitoringArgs {
   config: AtlasOpsConfig;
@@ -17,7 +18,12 @@ export interface MonitoringArgs {
   jobs: MonitoredJob[];
   /** When the rotation Lambda's Atlas secret expires (ISO 8601); known only once Atlas created it. */
   adminSecretExpiresAt: pulumi.Input<string>;
+  /** The account the workflows run in: their metrics are keyed by the state machine's ARN. */
+  accountId: pulumi.Input<string>;
 }
+
+/** Stands in for the account id until it is known, so alarm names and thresholds are plain data. */
+const ANY_ACCOUNT = "000000000000";
 
 /**
  * Two SNS topics (technical: jobs, health, backups; security: rotations, certificates) mailed to the
@@ -66,6 +72,23 @@ export class Monitoring extends pulumi.ComponentResource {
       pulumi.output(args.adminSecretExpiresAt).apply((at) => adminSecretExpiryAlarm(healthCheck, at)),
     );
 
+    const workflows = args.jobs.flatMap((j) =>
+      j.stateMachineName ? [{ ...j, machine: j.stateMachineName }] : [],
+    );
+    const account = pulumi.output(args.accountId);
+    const machineArn = (accountId: string, machine: string) =>
+      stateMachineArn(config.awsRegion, accountId, machine);
+    for (const { job, machine } of workflows) {
+      workflowAlarmSpecs(job, machineArn(ANY_ACCOUNT, machine)).forEach((spec, i) =>
+        this.alarm(
+          name,
+          spec,
+          topics[spec.topic],
+          account.apply((accountId) => workflowAlarmSpecs(job, machineArn(accountId, machine))[i]!),
+        ),
+      );
+    }
+
     const functionNames = Object.fromEntries(args.jobs.map((j) => [j.job, j.functionName])) as Record<
       JobName,
       string
@@ -74,7 +97,13 @@ export class Monitoring extends pulumi.ComponentResource {
       `${name}-dashboard`,
       {
         dashboardName: `${config.appName}-atlas-ops`,
-        dashboardBody: dashboardBody(config, functionNames),
+        dashboardBody: account.apply((accountId) =>
+          dashboardBody(
+            config,
+            functionNames,
+            Object.fromEntries(workflows.map(({ job, machine }) => [job, machineArn(accountId, machine)])),
+          ),
+        ),
       },
       parent,
     );
@@ -89,7 +118,10 @@ export class Monitoring extends pulumi.ComponentResource {
     });
   }
 
-  /** One alarm; `live` replaces the description and metric math once values known only at deploy exist. */
+  /**
+   * One alarm; `live` replaces the description, dimensions and metric math once values known only at deploy
+   * exist.
+   */
   private alarm(name: string, spec: AlarmSpec, topic: aws.sns.Topic, live?: pulumi.Output<AlarmSpec>): void {
     const { metric, anomalyBand } = spec;
     new aws.cloudwatch.MetricAlarm(
@@ -99,7 +131,7 @@ export class Monitoring extends pulumi.ComponentResource {
         alarmDescription: live ? live.apply((s) => s.description) : spec.description,
         namespace: metric?.namespace,
         metricName: metric?.metricName,
-        dimensions: metric?.dimensions,
+        dimensions: live ? live.apply((s) => s.metric?.dimensions) : metric?.dimensions,
         statistic: metric?.statistic,
         extendedStatistic: metric?.extendedStatistic,
         period: metric ? spec.period : undefined,

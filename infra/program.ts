@@ -20,9 +20,11 @@ import {
 import { JobFunction, type JobNetwork } from "./job-function";
 import {
   deadLetterQueueName,
+  isWorkflowJob,
   jobFunctionName,
   type JobName,
   jobSchedules,
+  jobStateMachineName,
   type ScheduledJobName,
 } from "./jobs";
 import { Monitoring } from "./monitoring";
@@ -146,6 +148,7 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
   const monitoring = new Monitoring("monitoring", {
     config,
     adminSecretExpiresAt: database.adminSecretExpiresAt,
+    accountId,
     jobs: [
       ...(
         [
@@ -162,6 +165,7 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
         job,
         functionName: jobFunctionName(app, job),
         deadLetterQueueName: deadLetterQueueName(app, job),
+        stateMachineName: isWorkflowJob(job) ? jobStateMachineName(app, job) : undefined,
         schedules: jobSchedules(config).filter((s) => s.job === job),
       })),
       ...(["rotate-app-secret", "rotate-mongodb-password"] as const).map((job) => ({
@@ -428,5 +432,9 @@ export function atlasOpsStack(config: AtlasOpsConfig) {
     securityAlertsTopicArn: monitoring.securityTopicArn,
     dashboardUrl: pulumi.interpolate`https://${config.awsRegion}.console.aws.amazon.com/cloudwatch/home?region=${config.awsRegion}#dashboards/dashboard/${monitoring.dashboardName}`,
     functionNames: functions,
+    /** The Step Functions workflows the backup, verify-backup and restore-test schedules start. */
+    stateMachineArns: Object.fromEntries(
+      Object.entries(jobs).flatMap(([job, j]) => (j?.workflow ? [[job, j.workflow.stateMachineArn]] : [])),
+    ),
   };
 }

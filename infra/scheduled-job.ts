@@ -1,11 +1,27 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { policyDocument, schedulerAssumeRolePolicy, schedulerInvokeStatements } from "./iam";
+import {
+  policyDocument,
+  schedulerAssumeRolePolicy,
+  schedulerInvokeStatements,
+  schedulerStartWorkflowStatements,
+} from "./iam";
 import { JobFunction, type JobFunctionArgs } from "./job-function";
-import { deadLetterQueueName, type JobSchedule, type ScheduledJobName } from "./jobs";
+import { JobWorkflow } from "./job-workflow";
+import {
+  deadLetterQueueName,
+  isWorkflowJob,
+  JOB_SIZING,
+  type JobSchedule,
+  type ScheduledJobName,
+} from "./jobs";
 
-/** Retries of a failed asynchronous invocation: a missed health probe is replaced by the next one anyway. */
-export const ASYNC_RETRIES: Record<ScheduledJobName, number> = {
+/**
+ * Retries of a failed run: a missed health probe is replaced by the next one anyway. For a workflow job
+ * these are the workflow's retries of a failed step (same event); Lambda itself then retries no
+ * asynchronous event, so a step never runs twice behind the workflow's back.
+ */
+export const RUN_RETRIES: Record<ScheduledJobName, number> = {
   backup: 2,
   "verify-backup": 1,
   "restore-test": 1,
@@ -23,9 +39,10 @@ export interface ScheduledJobArgs extends Omit<JobFunctionArgs, "deadLetterQueue
 }
 
 /**
- * A job Lambda run by EventBridge Scheduler in the configured time zone. Events Scheduler cannot deliver, and
- * invocations that still fail after Lambda's retries, land in one dead-letter queue per job (an alarm watches
- * it).
+ * A job Lambda run by EventBridge Scheduler in the configured time zone: invoked directly, or, for the jobs
+ * that may need several invocations (backup, verify-backup, restore-test), through its Step Functions
+ * workflow, which the schedule starts. Events Scheduler cannot deliver, invocations that still fail after
+ * Lambda's retries and workflows that failed land in one dead-letter queue per job (an alarm watches it).
  */
 export class ScheduledJob extends pulumi.ComponentResource {
   public readonly functionArn: pulumi.Output<string>;
@@ -34,6 +51,8 @@ export class ScheduledJob extends pulumi.ComponentResource {
   public readonly deadLetterQueueName: pulumi.Output<string>;
   public readonly deadLetterQueueArn: pulumi.Output<string>;
   public readonly schedules: JobSchedule[];
+  /** The workflow the schedules start (workflow jobs only). */
+  public readonly workflow?: JobWorkflow;
 
   constructor(name: string, args: ScheduledJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("atlas-ops:jobs:ScheduledJob", name, {}, opts);
@@ -50,15 +69,34 @@ export class ScheduledJob extends pulumi.ComponentResource {
       parent,
     );
     const fn = new JobFunction(name, { ...args, deadLetterQueueArn: deadLetters.arn }, parent);
+    const workflow = isWorkflowJob(job)
+      ? new JobWorkflow(
+          name,
+          {
+            job,
+            config,
+            functionArn: fn.functionArn,
+            lambdaTimeoutSeconds: JOB_SIZING[job].timeoutSeconds,
+            stepRetries: RUN_RETRIES[job],
+            deadLetterQueueArn: deadLetters.arn,
+            deadLetterQueueUrl: deadLetters.url,
+            accountId: args.accountId,
+          },
+          parent,
+        )
+      : undefined;
+    // The workflow invokes synchronously and retries itself; only a stray asynchronous invocation (by hand)
+    // would meet this config, and it must not repeat a step.
     new aws.lambda.FunctionEventInvokeConfig(
       `${name}-async`,
       {
         functionName: fn.functionName,
-        maximumRetryAttempts: ASYNC_RETRIES[job],
+        maximumRetryAttempts: workflow ? 0 : RUN_RETRIES[job],
         maximumEventAgeInSeconds: 6 * 3600,
       },
       parent,
     );
+    const target = workflow ? workflow.stateMachineArn : fn.functionArn;
 
     const schedulerRole = new aws.iam.Role(
       `${name}-scheduler`,
@@ -72,9 +110,15 @@ export class ScheduledJob extends pulumi.ComponentResource {
       {
         role: schedulerRole.id,
         policy: pulumi
-          .all([fn.functionArn, deadLetters.arn])
-          .apply(([functionArn, dlq]) =>
-            JSON.stringify(policyDocument(...schedulerInvokeStatements(functionArn, dlq))),
+          .all([target, deadLetters.arn])
+          .apply(([targetArn, dlq]) =>
+            JSON.stringify(
+              policyDocument(
+                ...(workflow
+                  ? schedulerStartWorkflowStatements(targetArn, dlq)
+                  : schedulerInvokeStatements(targetArn, dlq)),
+              ),
+            ),
           ),
       },
       parent,
@@ -89,8 +133,9 @@ export class ScheduledJob extends pulumi.ComponentResource {
           scheduleExpression: schedule.expression,
           scheduleExpressionTimezone: config.timeZone,
           flexibleTimeWindow: { mode: "OFF" },
+          // For a state machine, Scheduler calls StartExecution with the input as the execution's input.
           target: {
-            arn: fn.functionArn,
+            arn: target,
             roleArn: schedulerRole.arn,
             input: JSON.stringify(schedule.input),
             retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
@@ -107,6 +152,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
     this.deadLetterQueueName = deadLetters.name;
     this.deadLetterQueueArn = deadLetters.arn;
     this.schedules = args.schedules;
+    this.workflow = workflow;
     this.registerOutputs({ functionArn: this.functionArn, deadLetterQueueArn: this.deadLetterQueueArn });
   }
 }

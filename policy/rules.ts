@@ -32,6 +32,7 @@ const T = {
   accessList: "mongodbatlas:index/projectIpAccessList:ProjectIpAccessList",
   secret: "aws:secretsmanager/secret:Secret",
   rotation: "aws:secretsmanager/secretRotation:SecretRotation",
+  stateMachine: "aws:sfn/stateMachine:StateMachine",
 };
 
 const label = (r: StackResource) => r.name ?? r.urn ?? r.type;
@@ -219,6 +220,25 @@ export const secretsRotate: StackRule = (resources) => {
   );
 };
 
+/**
+ * A Standard workflow keeps its history in Step Functions for 90 days only, and its failures are what an
+ * operator looks for after an alarm: every state machine logs at least its errors to a log group. X-Ray
+ * tracing stays optional (it adds nothing the execution history lacks for a chain of Lambda steps).
+ */
+export const stateMachinesLogErrors: StackRule = (resources) =>
+  ofType(resources, T.stateMachine).flatMap((machine) => {
+    const logging = machine.props.loggingConfiguration;
+    const logs = ["ALL", "ERROR"].includes(String(logging?.level)) && Boolean(logging?.logDestination);
+    return logs
+      ? []
+      : [
+          {
+            message: `state machine ${label(machine)} must log its errors to CloudWatch Logs (level ERROR or ALL)`,
+            urn: machine.urn,
+          },
+        ];
+  });
+
 export const RULES: {
   name: string;
   description: string;
@@ -260,4 +280,9 @@ export const RULES: {
     enforcementLevel: "advisory",
   },
   { name: "secrets-rotate", description: "Secrets have a rotation", rule: secretsRotate },
+  {
+    name: "state-machines-log-errors",
+    description: "Step Functions state machines log their errors",
+    rule: stateMachinesLogErrors,
+  },
 ];

@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { Readable } from "node:stream";
 import { ArchiveDigest } from "../core/targets/archive-digest";
-import { BackupConflictError, type ArchiveHole } from "../core/targets/target";
+import { BackupConflictError, type ArchiveHole, type UploadState } from "../core/targets/target";
 
 /** S3 allows at most this many parts, each at least 5 MiB except the last. */
 const MAX_PARTS = 10_000;
@@ -22,6 +22,23 @@ interface Part {
   size: number;
   unfilled: number;
   closed: boolean;
+}
+
+/** How `suspend` describes the upload (JSON): held bytes are indexes into the state's blobs. */
+interface SuspendedFields {
+  key: string;
+  uploadId: string;
+  size: number;
+  uploaded: CompletedPart[];
+  held: SuspendedPart[];
+  current: SuspendedPart;
+}
+
+interface SuspendedPart {
+  number: number;
+  offset: number;
+  size: number;
+  pieces: { blob?: number; hole?: { offset: number; length: number } }[];
 }
 
 interface S3Hole extends ArchiveHole {
@@ -54,7 +71,7 @@ export class S3ArchiveUpload {
   /** Closed parts that wait for a hole to be filled. */
   private readonly held = new Set<Part>();
   private readonly uploaded: CompletedPart[] = [];
-  private readonly digest = new ArchiveDigest();
+  private readonly digest: ArchiveDigest;
   private failure: Error | undefined;
   private size = 0;
   /** The version this run created, once the upload is complete (versioned buckets). */
@@ -63,8 +80,20 @@ export class S3ArchiveUpload {
   private constructor(
     private readonly options: S3ArchiveUploadOptions,
     private readonly uploadId: string,
+    state?: UploadState,
   ) {
     this.current = this.newPart(1, 0);
+    this.digest = state ? ArchiveDigest.resumed() : new ArchiveDigest();
+    if (state) this.restore(state);
+  }
+
+  /** Goes on with an upload that an earlier invocation suspended (`suspend`). */
+  static resume(options: S3ArchiveUploadOptions, state: UploadState): S3ArchiveUpload {
+    const fields = state.fields as unknown as SuspendedFields;
+    if (fields.key !== options.key) {
+      throw new Error(`continuation is for s3://${options.bucket}/${fields.key}, not ${options.key}`);
+    }
+    return new S3ArchiveUpload(options, fields.uploadId, state);
   }
 
   static async start(options: S3ArchiveUploadOptions): Promise<S3ArchiveUpload> {
@@ -86,6 +115,81 @@ export class S3ArchiveUpload {
 
   get url(): string {
     return `s3://${this.options.bucket}/${this.options.key}`;
+  }
+
+  get bytes(): number {
+    return this.size;
+  }
+
+  /**
+   * Waits for the parts in flight, then describes the upload: its id, the parts stored (their ETags and
+   * checksums: a part number a crashed invocation also stored is overwritten by the retry, and only the parts
+   * listed here are completed), and the parts held in memory with their holes.
+   */
+  async suspend(): Promise<UploadState> {
+    await Promise.all(this.inFlight);
+    this.throwIfFailed();
+    const blobs: Buffer[] = [];
+    const part = (p: Part): SuspendedPart => ({
+      number: p.number,
+      offset: p.offset,
+      size: p.size,
+      pieces: p.pieces.map((piece) => {
+        if (Buffer.isBuffer(piece)) return { blob: blobs.push(piece) - 1 };
+        return {
+          hole: { offset: piece.offset, length: piece.length },
+          ...(piece.bytes ? { blob: blobs.push(piece.bytes) - 1 } : {}),
+        };
+      }),
+    });
+    const fields: SuspendedFields = {
+      key: this.options.key,
+      uploadId: this.uploadId,
+      size: this.size,
+      uploaded: this.uploaded.map((p) => ({
+        PartNumber: p.PartNumber!,
+        ETag: p.ETag!,
+        ...(p.ChecksumCRC32 ? { ChecksumCRC32: p.ChecksumCRC32 } : {}),
+      })),
+      held: [...this.held].map(part),
+      current: part(this.current),
+    };
+    this.failure = new Error(`${this.url}: upload suspended`);
+    return { fields: fields as unknown as Record<string, unknown>, blobs };
+  }
+
+  private restore(state: UploadState): void {
+    const fields = state.fields as unknown as SuspendedFields;
+    const blob = (index: number): Buffer => {
+      const bytes = state.blobs[index];
+      if (!bytes) throw new Error(`${this.url}: continuation lacks held bytes #${index}`);
+      return bytes;
+    };
+    const part = (p: SuspendedPart, closed: boolean): Part => {
+      const restored: Part = {
+        number: p.number,
+        offset: p.offset,
+        pieces: [],
+        size: p.size,
+        unfilled: 0,
+        closed,
+      };
+      for (const piece of p.pieces) {
+        if (!piece.hole) {
+          restored.pieces.push(blob(piece.blob!));
+          continue;
+        }
+        const hole: S3Hole = { ...piece.hole, part: restored };
+        if (piece.blob !== undefined) hole.bytes = blob(piece.blob);
+        else restored.unfilled += 1;
+        restored.pieces.push(hole);
+      }
+      return restored;
+    };
+    this.size = fields.size;
+    this.uploaded.push(...fields.uploaded);
+    for (const held of fields.held) this.held.add(part(held, true));
+    this.current = part(fields.current, false);
   }
 
   async write(bytes: Buffer): Promise<void> {
@@ -148,7 +252,7 @@ export class S3ArchiveUpload {
       );
       this.stored = { versionId: completed.VersionId };
     } catch (error) {
-      if ((error as { name?: string }).name === "PreconditionFailed") {
+      if ((error as { name?: string }).name === "PreconditionFailed" || gone(error)) {
         throw new BackupConflictError(`${this.url} already exists: another backup stored it first`, {
           cause: error,
         });
@@ -232,7 +336,12 @@ export class S3ArchiveUpload {
         });
       })
       .catch((error: unknown) => {
-        this.failure ??= this.options.describe(`upload part ${part.number} of ${this.url}`, error);
+        this.failure ??= gone(error)
+          ? new BackupConflictError(
+              `${this.url}: the upload no longer exists (another run of this backup completed or aborted it)`,
+              { cause: error },
+            )
+          : this.options.describe(`upload part ${part.number} of ${this.url}`, error);
       })
       .finally(() => this.inFlight.delete(sending));
     this.inFlight.add(sending);
@@ -250,4 +359,9 @@ export class S3ArchiveUpload {
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
   }
+}
+
+/** A step retried after a run that in fact finished: its upload was completed (or aborted) meanwhile. */
+function gone(error: unknown): boolean {
+  return (error as { name?: string }).name === "NoSuchUpload";
 }

@@ -12,9 +12,13 @@ import {
   type ListOptions,
   type OpenArchiveOptions,
   type StoredBackup,
+  type UploadState,
 } from "../core/targets/target";
 import { createS3Client } from "./aws-clients";
-import { S3ArchiveUpload } from "./s3-archive-upload";
+import { S3ArchiveUpload, type S3ArchiveUploadOptions } from "./s3-archive-upload";
+
+/** Where a backup that spans invocations keeps its state between them (relative to the target's prefix). */
+export const CONTINUATIONS = ".atlas-ops/continuations/";
 
 export interface S3TargetOptions {
   bucket: string;
@@ -125,20 +129,62 @@ export class S3Target implements BackupTarget {
   }
 
   async startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload> {
-    const key = this.prefix + archiveKey(kind, name);
-    const encryption = this.options.kmsKeyId
+    return this.archiveUpload(kind, name, await S3ArchiveUpload.start(this.uploadOptions(kind, name)));
+  }
+
+  async resumeArchive(kind: BackupKind, name: string, state: UploadState): Promise<ArchiveUpload> {
+    return this.archiveUpload(kind, name, S3ArchiveUpload.resume(this.uploadOptions(kind, name), state));
+  }
+
+  /** Under `.atlas-ops/continuations/`, which the bucket's lifecycle rule expires; encrypted like the archives. */
+  async saveContinuation(kind: BackupKind, name: string, step: number, bytes: Buffer): Promise<string> {
+    const key = `${this.prefix}${CONTINUATIONS}${kind}/${name}/${String(step).padStart(5, "0")}.state`;
+    await this.s3(`store s3://${this.bucket}/${key}`, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: bytes,
+          ContentType: "application/octet-stream",
+          ...this.encryption(),
+        }),
+      ),
+    );
+    return key.slice(this.prefix.length);
+  }
+
+  async loadContinuation(key: string): Promise<Buffer> {
+    if (!key.startsWith(CONTINUATIONS)) throw new Error(`${key} is not a continuation of this target`);
+    const response = await this.s3(`read s3://${this.bucket}/${this.prefix}${key}`, () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key })),
+    );
+    return Buffer.from(await response.Body!.transformToByteArray());
+  }
+
+  private encryption() {
+    return this.options.kmsKeyId
       ? { ServerSideEncryption: "aws:kms" as const, SSEKMSKeyId: this.options.kmsKeyId }
       : {};
-    const upload = await S3ArchiveUpload.start({
+  }
+
+  private uploadOptions(kind: BackupKind, name: string): S3ArchiveUploadOptions {
+    return {
       client: this.client,
       bucket: this.bucket,
-      key,
+      key: this.prefix + archiveKey(kind, name),
       partSize: this.options.partSize ?? 8 * 1024 * 1024,
       queueSize: 3,
-      create: { ContentType: "application/gzip", Tagging: `kind=${kind}`, ...encryption },
+      create: { ContentType: "application/gzip", Tagging: `kind=${kind}`, ...this.encryption() },
       describe: describeS3Error,
-    });
+    };
+  }
+
+  private archiveUpload(kind: BackupKind, name: string, upload: S3ArchiveUpload): ArchiveUpload {
+    const key = this.prefix + archiveKey(kind, name);
+    const encryption = this.encryption();
     return {
+      size: () => upload.bytes,
+      suspend: () => upload.suspend(),
       write: (bytes) => upload.write(bytes),
       reserve: (length) => upload.reserve(length),
       fill: (hole, bytes) => upload.fill(hole, bytes),

@@ -60,6 +60,8 @@ function providerOutputs(
     }
     case "aws:lambda/function:Function":
       return { arn: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${inputs.name}` };
+    case "aws:sfn/stateMachine:StateMachine":
+      return { arn: `arn:aws:states:${REGION}:${ACCOUNT_ID}:stateMachine:${inputs.name}` };
     case "aws:sqs/queue:Queue":
       return { arn: `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:${inputs.name}`, url: `https://sqs/${inputs.name}` };
     case "aws:sns/topic:Topic":

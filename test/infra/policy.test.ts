@@ -12,6 +12,7 @@ import {
   noWildcardIamActions,
   secretsRotate,
   type StackResource,
+  stateMachinesLogErrors,
 } from "../../policy/rules";
 
 const BUCKET = "aws:s3/bucket:Bucket";
@@ -63,6 +64,22 @@ describe("policy rules on crafted resources", () => {
       ],
     });
     expect(bucketsHaveLifecycle([bucket, lifecycle])[0]?.message).toContain("lifecycle rules");
+  });
+
+  it("rejects a state machine that does not log at least its errors to a log group", () => {
+    const machine = (loggingConfiguration?: Record<string, unknown>): StackResource => ({
+      type: "aws:sfn/stateMachine:StateMachine",
+      name: "m",
+      props: { loggingConfiguration },
+    });
+    const logs = "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/vendedlogs/states/m:*";
+    expect(stateMachinesLogErrors([machine()]).map((v) => v.message)).toEqual([
+      "state machine m must log its errors to CloudWatch Logs (level ERROR or ALL)",
+    ]);
+    expect(stateMachinesLogErrors([machine({ level: "OFF", logDestination: logs })])).toHaveLength(1);
+    expect(stateMachinesLogErrors([machine({ level: "ERROR" })])).toHaveLength(1);
+    expect(stateMachinesLogErrors([machine({ level: "ERROR", logDestination: logs })])).toEqual([]);
+    expect(stateMachinesLogErrors([machine({ level: "ALL", logDestination: logs })])).toEqual([]);
   });
 
   it("rejects a Lambda or schedule without a dead-letter queue", () => {

@@ -137,10 +137,52 @@ describe("monitoring", () => {
       "Database size (bytes)",
       "New documents per day",
       "Security review (weekly findings)",
+      "Workflow runs per day (backup, verify, restore test)",
+      "Workflow run time (ms, max)",
       "Lambda errors",
       "Lambda duration (ms, max)",
     ]);
     expect(JSON.stringify(body)).toContain('"Collection","orders"');
+    const machines = ofType(resources, "aws:sfn/stateMachine:StateMachine")
+      .map((m) => m.state.arn)
+      .sort();
+    const runs = body.widgets.find(
+      (w: { properties: { title: string } }) => w.properties.title === "Workflow run time (ms, max)",
+    );
+    expect(runs.properties.metrics.map((line: string[]) => line[3]).sort()).toEqual(machines);
+  });
+
+  it("alarms when a workflow run fails, times out or is stopped, on the job failure alarms' topic", () => {
+    const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").filter(
+      (a) => a.inputs.namespace === "AWS/States",
+    );
+    const technical = ofType(resources, "aws:sns/topic:Topic").find(
+      (t) => t.inputs.name === "opendev-technical-alerts",
+    )!.state.arn;
+    expect(alarm("opendev-backup-failed")?.alarmActions).toEqual([technical]);
+    const machines = Object.fromEntries(
+      ofType(resources, "aws:sfn/stateMachine:StateMachine").map((m) => [m.inputs.name, m.state.arn]),
+    );
+    const seen = alarms.map((a) => [a.inputs.name, a.inputs.metricName, a.inputs.dimensions.StateMachineArn]);
+    const expected = ["backup", "verify-backup", "restore-test"].flatMap((job) =>
+      [
+        ["failed", "ExecutionsFailed"],
+        ["timed-out", "ExecutionsTimedOut"],
+        ["aborted", "ExecutionsAborted"],
+      ].map(([id, metric]) => [`opendev-${job}-workflow-${id}`, metric, machines[`opendev-${job}`]]),
+    );
+    expect(seen.sort()).toEqual(expected.sort());
+    for (const a of alarms) {
+      expect(a.inputs).toMatchObject({
+        statistic: "Sum",
+        period: 300,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        threshold: 1,
+        treatMissingData: "notBreaching",
+        alarmActions: [technical],
+        okActions: [technical],
+      });
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import {
   fileHeaderLength,
   padding,
 } from "../archive/tar-entries";
-import type { ArchiveUpload } from "../targets/target";
+import type { ArchiveHole, ArchiveUpload } from "../targets/target";
 
 const GROUP_BYTES = 1024 * 1024;
 
@@ -30,6 +30,27 @@ export interface OpenEntry {
   write(parts: Buffer[]): Promise<void>;
   /** Ends the entry and fills in its header; returns its size. */
   close(): Promise<number>;
+  /** What a later invocation needs to go on writing this entry (see `TarWriter.resumeFile`). */
+  state(): OpenEntryState;
+}
+
+export interface OpenEntryState {
+  path: string;
+  hole: ArchiveHole;
+  headerLength: number;
+  size: number;
+}
+
+/** What a later invocation needs to go on with the tar. */
+export interface TarState {
+  directories: string[];
+  tarOffset: number;
+}
+
+/** A place where a gzip member starts, and the tar bytes before it. */
+export interface MemberBoundary {
+  archiveOffset: number;
+  tarOffset: number;
 }
 
 /**
@@ -39,17 +60,34 @@ export interface OpenEntry {
  * exactly those of an entry written with its size known, and the gzip stream stays a sequence of members.
  */
 export class TarWriter {
-  private readonly createdDirectories = new Set<string>();
+  private readonly createdDirectories: Set<string>;
   private gzip!: ParallelGzip;
   private stored!: Promise<void>;
   private failure: unknown;
+  private tarOffset: number;
 
   constructor(
     private readonly upload: ArchiveUpload,
     private readonly mtime: Date,
     private readonly gzipOptions?: ParallelGzipOptions,
+    resume?: TarState,
   ) {
+    this.createdDirectories = new Set(resume?.directories);
+    this.tarOffset = resume?.tarOffset ?? 0;
     this.startMembers();
+  }
+
+  /** Tar bytes written so far. */
+  get offset(): number {
+    return this.tarOffset;
+  }
+
+  /** Ends the gzip members here, so that reading can start afresh at this point of the archive. */
+  async boundary(): Promise<MemberBoundary> {
+    await this.endMembers();
+    const point = { archiveOffset: this.upload.size(), tarOffset: this.tarOffset };
+    this.startMembers();
+    return point;
   }
 
   /** The first failure to compress or store the archive (any later write reports it too). */
@@ -74,8 +112,15 @@ export class TarWriter {
     const headerLength = fileHeaderLength(path, this.mtime);
     await this.endMembers();
     const hole = await this.upload.reserve(storedMemberLength(headerLength));
+    this.tarOffset += headerLength;
     this.startMembers();
-    let size = 0;
+    return this.resumeFile({ path, hole, headerLength, size: 0 });
+  }
+
+  /** An entry opened by an earlier invocation, whose header hole is still to be filled. */
+  resumeFile(entry: OpenEntryState): OpenEntry {
+    const { path, hole, headerLength } = entry;
+    let size = entry.size;
     return {
       write: async (parts) => {
         size += await this.writeGrouped(parts);
@@ -87,7 +132,14 @@ export class TarWriter {
         await this.upload.fill(hole, storedMember(header));
         return size;
       },
+      state: () => ({ path, hole, headerLength, size }),
     };
+  }
+
+  /** Only right after `boundary()`: ends the (empty) members begun there and returns the state to go on from. */
+  async suspend(): Promise<TarState> {
+    await this.endMembers();
+    return { directories: [...this.createdDirectories], tarOffset: this.tarOffset };
   }
 
   /** Ends the archive; every byte has then been handed to the upload. */
@@ -144,6 +196,7 @@ export class TarWriter {
   private async write(chunk: Buffer): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     if (chunk.length === 0) return;
+    this.tarOffset += chunk.length;
     if (!this.gzip.write(chunk)) {
       // One listener per wait, removed when it resolves: waits never pile up on the stream.
       await Promise.race([once(this.gzip, "drain"), this.stored]).catch((error: unknown) => {

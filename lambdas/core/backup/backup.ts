@@ -1,16 +1,18 @@
 import { createHash } from "node:crypto";
-import type { MongoClient } from "mongodb";
+import { BSON, type MongoClient } from "mongodb";
 import { connectMongo } from "../mongo/connect";
 import { redactSecrets } from "../mongo/uri";
-import type { BackupKind, BackupManifest, ManifestCollection } from "../archive/events";
+import type { BackupKind, BackupManifest, Checkpoint, ManifestCollection } from "../archive/events";
 import { encodeManifest } from "../archive/manifest";
 import { encodeMetadata } from "../archive/metadata";
 import { archiveName, collectionFileName, MANIFEST_ENTRY } from "../archive/names";
 import type { ParallelGzipOptions } from "../archive/parallel-gzip";
 import { clearAbandonedSpools } from "../targets/partial-files";
-import type { BackupTarget } from "../targets/target";
-import { TarWriter } from "./archive-writer";
-import { CollectionReader, readWhole, type CollectionSummary } from "./collection-dump";
+import { SEGMENT_BYTES } from "../archive/segments";
+import type { ArchiveUpload, BackupTarget } from "../targets/target";
+import { TarWriter, type OpenEntry, type OpenEntryState, type TarState } from "./archive-writer";
+import { CollectionReader, readWhole, type CollectionSummary, type ReadPosition } from "./collection-dump";
+import { decodeContinuation, encodeContinuation } from "./continuation";
 import { chooseDatabases, listSourceCollections, serverVersion, type SourceCollection } from "./source";
 import { version as toolVersion } from "../../../package.json";
 
@@ -33,7 +35,29 @@ export interface BackupOptions {
   onProgress?: (progress: BackupProgress) => void;
   /** Stops the backup (Ctrl-C): reads stop, the partial archive is removed, and the run fails with the reason. */
   signal?: AbortSignal;
+  /** Bytes of a .bson segment, and of tar between checkpoints (default SEGMENT_BYTES). */
+  segmentBytes?: number;
 }
+
+/** One invocation of a backup that may span several (a workflow step). */
+export interface BackupStepOptions extends BackupOptions {
+  /** Time left in this invocation: the step stops at a checkpoint while the next interval still fits. */
+  remainingMs: () => number;
+  /** Time kept for storing the continuation (default: a quarter of the time left at the start, at most 60 s). */
+  marginMs?: number;
+  /** The `continuation` of the previous step's result. */
+  resume?: string;
+}
+
+export type BackupStep =
+  | { done: true; result: BackupResult }
+  | {
+      done: false;
+      /** Key of the stored state (relative to the target), for the next step's `resume`. */
+      continuation: string;
+      step: number;
+      progress: { collections: number; documents: number; bytes: number };
+    };
 
 export type BackupProgress =
   | { type: "collection-started"; namespace: string }
@@ -63,35 +87,51 @@ export class BackupError extends Error {
 }
 
 export async function runBackup(options: BackupOptions): Promise<BackupResult> {
+  const step = await runBackupStep({ ...options, remainingMs: () => Number.POSITIVE_INFINITY });
+  if (!step.done) throw new BackupError("a backup without a deadline stopped before its end");
+  return step.result;
+}
+
+/**
+ * Runs a backup, or one step of it: with little time left, it stops at a checkpoint (where gzip members end
+ * and, inside a .bson, a segment ends) and stores what the next step needs. The last step commits.
+ */
+export async function runBackupStep(options: BackupStepOptions): Promise<BackupStep> {
   const now = options.now ?? (() => new Date());
-  const started = now();
   const startedMs = Date.now();
   const client = await connectMongo(options.uri, { appName: "atlas-ops/backup" });
   try {
-    const removedAbandoned = [...(await options.target.clearAbandoned()), ...(await clearAbandonedSpools())];
-    const databases = await chooseDatabases(client, options.databases);
-    const sources: SourceCollection[] = [];
-    for (const db of databases) sources.push(...(await listSourceCollections(client, db)));
-    const version = await serverVersion(client);
-    const manifest = await writeArchive(client, sources, {
-      ...options,
-      started,
-      databases,
-      serverVersion: version,
-      finishedAt: now,
-    });
+    let run: ArchiveRun;
+    let removedAbandoned: string[] = [];
+    if (options.resume) {
+      run = await ArchiveRun.resume(client, options, options.resume);
+    } else {
+      const started = now();
+      removedAbandoned = [...(await options.target.clearAbandoned()), ...(await clearAbandonedSpools())];
+      const databases = await chooseDatabases(client, options.databases);
+      const sources: SourceCollection[] = [];
+      for (const db of databases) sources.push(...(await listSourceCollections(client, db)));
+      const version = await serverVersion(client);
+      run = await ArchiveRun.start(client, options, { started, databases, serverVersion: version, sources });
+    }
+    const outcome = await run.write(now);
+    if (!outcome.done) return outcome;
+    const manifest = outcome.manifest;
     return {
-      archive: manifest.url,
-      name: manifest.manifest.name,
-      kind: manifest.manifest.kind,
-      sha256: manifest.manifest.archive!.sha256,
-      bytes: manifest.manifest.archive!.bytes,
-      dataBytes: manifest.manifest.totals.bytes,
-      collections: manifest.manifest.totals.collections,
-      documents: manifest.manifest.totals.documents,
-      durationMs: Date.now() - startedMs,
-      manifest: manifest.manifest,
-      removedAbandoned,
+      done: true,
+      result: {
+        archive: outcome.url,
+        name: manifest.name,
+        kind: manifest.kind,
+        sha256: manifest.archive!.sha256,
+        bytes: manifest.archive!.bytes,
+        dataBytes: manifest.totals.bytes,
+        collections: manifest.totals.collections,
+        documents: manifest.totals.documents,
+        durationMs: Date.now() - startedMs,
+        manifest,
+        removedAbandoned,
+      },
     };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -103,115 +143,358 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   }
 }
 
-interface WriteContext extends BackupOptions {
+/** Aborts the upload a stopped backup left open (a workflow that gave up). */
+export async function abandonBackup(
+  target: BackupTarget,
+  kind: BackupKind,
+  name: string,
+  continuation: string,
+): Promise<void> {
+  const { upload } = decodeContinuation(await target.loadContinuation(continuation), continuation);
+  const resumed = await target.resumeArchive(kind, name, upload);
+  await resumed.abort(new Error("the backup's workflow gave up"));
+}
+
+interface RunInfo {
   started: Date;
   databases: string[];
   serverVersion: string;
-  finishedAt: () => Date;
+  sources: SourceCollection[];
 }
 
-async function writeArchive(
-  client: MongoClient,
-  sources: SourceCollection[],
-  context: WriteContext,
-): Promise<{ url: string; manifest: BackupManifest }> {
-  const kind = context.kind ?? "daily";
-  const app = context.app ?? "opendev";
-  const name = context.name ?? archiveName(app, context.started);
-  context.signal?.throwIfAborted();
-  const upload = await context.target.startArchive(kind, name);
-  const tar = new TarWriter(upload, context.started, context.gzip);
-  const readAhead = context.memoryThreshold ?? 16 * 1024 * 1024;
-  const entries: ManifestCollection[] = [];
-  let failure: unknown;
-  const stop = (): void => {
-    failure ??= context.signal!.reason;
-    // Stops the readers at once: a read in progress fails, and the abort reason is what the run reports.
-    void client.close(true).catch(() => undefined);
-  };
-  context.signal?.addEventListener("abort", stop, { once: true });
+/** A collection whose .bson entry is open in the archive: where its read stopped. */
+interface OpenCollection {
+  source: SourceCollection;
+  entry: OpenEntryState;
+  read: ReadPosition;
+}
 
-  try {
-    await tar.directory(name);
-    let next = 0;
-    let writing = Promise.resolve();
-    const worker = async (): Promise<void> => {
-      while (failure === undefined && next < sources.length) {
-        const source = sources[next++]!;
-        const namespace = `${source.db}.${source.collection}`;
-        context.onProgress?.({ type: "collection-started", namespace });
-        const reader = (): CollectionReader | undefined =>
-          source.readFrom
-            ? new CollectionReader(client, source.db, source.readFrom, namespace, {
-                onDocuments: (documents, bytes) =>
-                  context.onProgress?.({ type: "documents", namespace, documents, bytes }),
-              })
-            : undefined;
-        // Small collections are read ahead while another one is being written; a larger one is streamed
-        // into the archive at its turn, without a copy anywhere.
-        const first = reader();
-        const whole = first ? await readWhole(first, readAhead) : undefined;
-        // Entries go into the tar one collection at a time, in the order the reads finish.
-        const turn = writing.then(async () => {
-          const base = `${name}/${source.db}/${collectionFileName(source.collection)}`;
-          const metadata = encodeMetadata(source.metadata);
-          await tar.directory(`${name}/${source.db}`);
-          await tar.file(`${base}.metadata.json`, metadata, metadata.length);
-          let summary: CollectionSummary | undefined;
-          if (whole) {
-            await tar.file(`${base}.bson`, whole.documents, whole.summary.bytes);
-            summary = whole.summary;
-          } else if (first) {
-            const streamed = reader()!;
-            const entry = await tar.openFile(`${base}.bson`);
-            for await (const batch of streamed.batches()) await entry.write(batch);
-            await entry.close();
-            summary = streamed.summary();
-          }
-          entries.push({
-            db: source.db,
-            collection: source.collection,
-            file: `${base}.bson`,
-            metadataFile: `${base}.metadata.json`,
-            documents: summary?.documents ?? 0,
-            bytes: summary?.bytes ?? 0,
-            sha256: summary?.sha256 ?? createHash("sha256").digest("hex"),
-            metadataSha256: createHash("sha256").update(metadata).digest("hex"),
-            documentsDigest: summary?.documentsDigest ?? "0".repeat(64),
-          });
-          context.onProgress?.({
-            type: "collection-done",
-            namespace,
-            documents: summary?.documents ?? 0,
-            bytes: summary?.bytes ?? 0,
-          });
-        });
-        writing = turn.catch(() => undefined);
-        await turn;
-      }
-    };
-    const workers = Array.from({ length: Math.max(1, context.parallelCollections ?? 2) }, () =>
-      worker().catch(async (error: unknown) => {
-        if (failure === undefined) {
-          failure = error;
-          // Stops the other readers at once instead of letting them read collections nobody will store.
-          await client.close(true).catch(() => undefined);
-        }
-      }),
+/** What a step stores for the next one (JSON; BSON-typed metadata as canonical Extended JSON strings). */
+interface SavedRun {
+  step: number;
+  name: string;
+  kind: BackupKind;
+  app: string;
+  startedAt: string;
+  databases: string[];
+  serverVersion: string;
+  /** Collections still to write, the open one first. */
+  pending: string[];
+  open?: { entry: OpenEntryState; read: ReadPosition };
+  entries: ManifestCollection[];
+  checkpoints: Checkpoint[];
+  lastCheckpointTar: number;
+  tar: TarState;
+}
+
+type WriteOutcome =
+  { done: true; url: string; manifest: BackupManifest } | Extract<BackupStep, { done: false }>;
+
+/** Decides at each checkpoint whether the next interval still fits in the time left. */
+class StepClock {
+  private last = Date.now();
+  private longest = 0;
+  private readonly marginMs: number;
+
+  constructor(
+    private readonly remainingMs: () => number,
+    marginMs?: number,
+  ) {
+    this.marginMs = marginMs ?? Math.min(60_000, remainingMs() / 4);
+  }
+
+  shouldStop(): boolean {
+    const now = Date.now();
+    this.longest = Math.max(this.longest, now - this.last);
+    this.last = now;
+    return this.remainingMs() < this.marginMs + 2 * this.longest;
+  }
+}
+
+class ArchiveRun {
+  private readonly entries: ManifestCollection[];
+  private readonly checkpoints: Checkpoint[];
+  private lastCheckpointTar: number;
+  private readonly clock: StepClock;
+  private readonly segmentBytes: number;
+  /** Set when a checkpoint decided to stop: nothing more is written in this step. */
+  private stopped: { open?: OpenCollection } | undefined;
+
+  private constructor(
+    private readonly client: MongoClient,
+    private readonly options: BackupStepOptions,
+    private readonly info: RunInfo & { name: string; kind: BackupKind; app: string; step: number },
+    private readonly upload: ArchiveUpload,
+    private readonly tar: TarWriter,
+    private readonly open: OpenCollection | undefined,
+    saved?: SavedRun,
+  ) {
+    this.entries = saved ? [...saved.entries] : [];
+    this.checkpoints = saved ? [...saved.checkpoints] : [];
+    this.lastCheckpointTar = saved?.lastCheckpointTar ?? 0;
+    this.clock = new StepClock(options.remainingMs, options.marginMs);
+    this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
+  }
+
+  static async start(client: MongoClient, options: BackupStepOptions, info: RunInfo): Promise<ArchiveRun> {
+    const kind = options.kind ?? "daily";
+    const app = options.app ?? "opendev";
+    const name = options.name ?? archiveName(app, info.started);
+    options.signal?.throwIfAborted();
+    const upload = await options.target.startArchive(kind, name);
+    const tar = new TarWriter(upload, info.started, options.gzip);
+    return new ArchiveRun(client, options, { ...info, name, kind, app, step: 1 }, upload, tar, undefined);
+  }
+
+  static async resume(client: MongoClient, options: BackupStepOptions, key: string): Promise<ArchiveRun> {
+    const { fields, upload: uploadState } = decodeContinuation(
+      await options.target.loadContinuation(key),
+      key,
     );
-    await Promise.all(workers);
-    if (failure !== undefined) throw failure;
+    const saved = fields as unknown as SavedRun;
+    const started = new Date(saved.startedAt);
+    const sources = saved.pending.map(
+      (text) => BSON.EJSON.parse(text, { relaxed: false }) as unknown as SourceCollection,
+    );
+    const upload = await options.target.resumeArchive(saved.kind, saved.name, uploadState);
+    const tar = new TarWriter(upload, started, options.gzip, saved.tar);
+    const open = saved.open ? { source: sources[0]!, ...saved.open } : undefined;
+    const info = {
+      started,
+      databases: saved.databases,
+      serverVersion: saved.serverVersion,
+      sources: open ? sources.slice(1) : sources,
+      name: saved.name,
+      kind: saved.kind,
+      app: saved.app,
+      step: saved.step + 1,
+    };
+    return new ArchiveRun(client, options, info, upload, tar, open, saved);
+  }
 
+  async write(now: () => Date): Promise<WriteOutcome> {
+    const { options, info, tar, upload, client } = this;
+    const sources = info.sources;
+    const readAhead = Math.min(options.memoryThreshold ?? 16 * 1024 * 1024, this.segmentBytes);
+    const written = new Set<SourceCollection>();
+    let failure: unknown;
+    const stop = (): void => {
+      failure ??= options.signal!.reason;
+      // Stops the readers at once: a read in progress fails, and the abort reason is what the run reports.
+      void client.close(true).catch(() => undefined);
+    };
+    options.signal?.addEventListener("abort", stop, { once: true });
+
+    try {
+      if (!this.open) await tar.directory(info.name);
+      let next = 0;
+      const open = this.open;
+      let writing: Promise<void> = open
+        ? this.writeCollection(open.source, undefined, open).then(async (complete) => {
+            if (complete) await this.betweenCollections(sources.length > 0);
+          })
+        : Promise.resolve();
+      const worker = async (): Promise<void> => {
+        while (failure === undefined && !this.stopped && next < sources.length) {
+          const source = sources[next++]!;
+          const namespace = `${source.db}.${source.collection}`;
+          options.onProgress?.({ type: "collection-started", namespace });
+          // Small collections are read ahead while another one is being written; a larger one is streamed
+          // into the archive at its turn, without a copy anywhere.
+          const first = source.readFrom ? this.reader(source, { byId: false }) : undefined;
+          const whole = first ? await readWhole(first, readAhead) : undefined;
+          // Entries go into the tar one collection at a time, in the order the reads finish.
+          const turn = writing.then(async () => {
+            if (this.stopped) return;
+            if (!(await this.writeCollection(source, whole))) return;
+            written.add(source);
+            await this.betweenCollections(written.size < sources.length);
+          });
+          writing = turn.catch(() => undefined);
+          await turn;
+        }
+      };
+      const workers = Array.from({ length: Math.max(1, options.parallelCollections ?? 2) }, () =>
+        worker().catch(async (error: unknown) => {
+          if (failure === undefined) {
+            failure = error;
+            // Stops the other readers at once instead of letting them read collections nobody will store.
+            await client.close(true).catch(() => undefined);
+          }
+        }),
+      );
+      await writing.then(
+        () => undefined,
+        (error: unknown) => {
+          failure ??= error;
+        },
+      );
+      await Promise.all(workers);
+      if (failure !== undefined) throw failure;
+      if (this.stopped) return await this.suspend(sources.filter((source) => !written.has(source)));
+      return await this.commit(now);
+    } catch (error) {
+      // The store's own failure (or the interruption) is the cause; what the writer saw after it says less.
+      const cause = tar.storeFailure ?? failure ?? error;
+      tar.destroy();
+      await upload.abort(cause);
+      throw cause;
+    } finally {
+      options.signal?.removeEventListener("abort", stop);
+    }
+  }
+
+  /**
+   * A read of the collection: in natural order (as mongodump reads) when it is read ahead whole, in `_id`
+   * order when it is streamed, so that a later step can resume it after its last `_id`.
+   */
+  private reader(source: SourceCollection, how: { byId: boolean; resume?: ReadPosition }): CollectionReader {
+    const namespace = `${source.db}.${source.collection}`;
+    return new CollectionReader(this.client, source.db, source.readFrom!, namespace, {
+      segmentBytes: this.segmentBytes,
+      byId: how.byId,
+      resume: how.resume,
+      onDocuments: (documents, bytes) =>
+        this.options.onProgress?.({ type: "documents", namespace, documents, bytes }),
+    });
+  }
+
+  /**
+   * Writes one collection's entries (or, resumed, the rest of its open .bson) and lists it in the manifest;
+   * false when the step stopped inside it.
+   */
+  private async writeCollection(
+    source: SourceCollection,
+    whole: { documents: Buffer[]; summary: CollectionSummary } | undefined,
+    resumed?: OpenCollection,
+  ): Promise<boolean> {
+    const { tar, info } = this;
+    const namespace = `${source.db}.${source.collection}`;
+    const base = `${info.name}/${source.db}/${collectionFileName(source.collection)}`;
+    const metadata = encodeMetadata(source.metadata);
+    if (!resumed) {
+      await tar.directory(`${info.name}/${source.db}`);
+      await tar.file(`${base}.metadata.json`, metadata, metadata.length);
+    }
+    let summary: CollectionSummary | undefined;
+    if (whole) {
+      await tar.file(`${base}.bson`, whole.documents, whole.summary.bytes);
+      summary = whole.summary;
+    } else if (source.readFrom) {
+      // Without an `_id` index the read is in natural order, which cannot be resumed: such a collection is
+      // written within one step (its checkpoints still serve the readers).
+      const resumable = hasIdIndex(source);
+      const streamed = this.reader(source, { byId: resumable, resume: resumed?.read });
+      const entry: OpenEntry = resumed ? tar.resumeFile(resumed.entry) : await tar.openFile(`${base}.bson`);
+      for await (const batch of streamed.batches()) {
+        await entry.write(batch);
+        if (!streamed.atSegmentEnd) continue;
+        const read = streamed.position();
+        if ((await this.checkpoint({ path: `${base}.bson`, read })) && resumable) {
+          this.stopped = { open: { source, entry: entry.state(), read } };
+          return false;
+        }
+      }
+      await entry.close();
+      summary = streamed.summary();
+    }
+    this.entries.push({
+      db: source.db,
+      collection: source.collection,
+      file: `${base}.bson`,
+      metadataFile: `${base}.metadata.json`,
+      documents: summary?.documents ?? 0,
+      bytes: summary?.bytes ?? 0,
+      ...(summary?.segments ? { segments: summary.segments } : { sha256: summary?.sha256 ?? EMPTY_SHA256 }),
+      metadataSha256: createHash("sha256").update(metadata).digest("hex"),
+      documentsDigest: summary?.documentsDigest ?? "0".repeat(64),
+    });
+    this.options.onProgress?.({
+      type: "collection-done",
+      namespace,
+      documents: summary?.documents ?? 0,
+      bytes: summary?.bytes ?? 0,
+    });
+    return true;
+  }
+
+  /** Between two collections: a checkpoint once a segment's worth of tar has passed since the last one. */
+  private async betweenCollections(more: boolean): Promise<void> {
+    if (!more || this.tar.offset - this.lastCheckpointTar < this.segmentBytes) return;
+    if (await this.checkpoint()) this.stopped = {};
+  }
+
+  /** Ends the gzip members here and lists the place; true when this step should stop at it. */
+  private async checkpoint(inFile?: { path: string; read: ReadPosition }): Promise<boolean> {
+    const point = await this.tar.boundary();
+    this.checkpoints.push(
+      inFile
+        ? {
+            ...point,
+            file: {
+              path: inFile.path,
+              offset: inFile.read.hashed.bytes,
+              documents: inFile.read.hashed.documents,
+              segment: inFile.read.hashed.segments.length,
+            },
+          }
+        : point,
+    );
+    this.lastCheckpointTar = point.tarOffset;
+    return this.clock.shouldStop();
+  }
+
+  private async suspend(unwritten: SourceCollection[]): Promise<WriteOutcome> {
+    const open = this.stopped?.open;
+    const tar = await this.tar.suspend();
+    const upload = await this.upload.suspend();
+    const pending = open ? [open.source, ...unwritten.filter((source) => source !== open.source)] : unwritten;
+    const saved: SavedRun = {
+      step: this.info.step,
+      name: this.info.name,
+      kind: this.info.kind,
+      app: this.info.app,
+      startedAt: this.info.started.toISOString(),
+      databases: this.info.databases,
+      serverVersion: this.info.serverVersion,
+      pending: pending.map((source) => BSON.EJSON.stringify(source as never, { relaxed: false })),
+      ...(open ? { open: { entry: open.entry, read: open.read } } : {}),
+      entries: this.entries,
+      checkpoints: this.checkpoints,
+      lastCheckpointTar: this.lastCheckpointTar,
+      tar,
+    };
+    const continuation = await this.options.target.saveContinuation(
+      this.info.kind,
+      this.info.name,
+      this.info.step,
+      encodeContinuation(saved as unknown as Record<string, unknown>, upload),
+    );
+    return {
+      done: false,
+      continuation,
+      step: this.info.step,
+      progress: {
+        collections: this.entries.length,
+        documents:
+          this.entries.reduce((sum, entry) => sum + entry.documents, 0) + (open?.read.hashed.documents ?? 0),
+        bytes: this.entries.reduce((sum, entry) => sum + entry.bytes, 0) + (open?.read.hashed.bytes ?? 0),
+      },
+    };
+  }
+
+  private async commit(now: () => Date): Promise<WriteOutcome> {
+    const { info, tar, upload, entries } = this;
     const manifest: BackupManifest = {
       formatVersion: 1,
-      app,
-      kind,
-      name,
-      startedAt: context.started.toISOString(),
-      finishedAt: context.finishedAt().toISOString(),
-      server: { version: context.serverVersion },
+      app: info.app,
+      kind: info.kind,
+      name: info.name,
+      startedAt: info.started.toISOString(),
+      finishedAt: now().toISOString(),
+      server: { version: info.serverVersion },
       tool: { name: "atlas-ops", version: toolVersion },
-      databases: context.databases,
+      databases: info.databases,
       collections: entries,
       totals: {
         collections: entries.length,
@@ -220,19 +503,19 @@ async function writeArchive(
       },
     };
     const manifestJson = encodeManifest(manifest);
-    await tar.file(`${name}/${MANIFEST_ENTRY}`, manifestJson, manifestJson.length);
+    await tar.file(`${info.name}/${MANIFEST_ENTRY}`, manifestJson, manifestJson.length);
     await tar.end();
-    manifest.archive = await upload.complete();
-    context.signal?.throwIfAborted();
+    const stored = await upload.complete();
+    manifest.archive = this.checkpoints.length > 0 ? { ...stored, checkpoints: this.checkpoints } : stored;
+    this.options.signal?.throwIfAborted();
     const url = await upload.commit(manifest);
-    return { url, manifest };
-  } catch (error) {
-    // The store's own failure (or the interruption) is the cause; what the writer saw after it says less.
-    const cause = tar.storeFailure ?? failure ?? error;
-    tar.destroy();
-    await upload.abort(cause);
-    throw cause;
-  } finally {
-    context.signal?.removeEventListener("abort", stop);
+    return { done: true, url, manifest };
   }
+}
+
+const EMPTY_SHA256 = createHash("sha256").digest("hex");
+
+/** A collection read in `_id` order can be resumed after its last `_id`; without the index that is a sort. */
+function hasIdIndex(source: SourceCollection): boolean {
+  return source.metadata.indexes.some((index) => index.name === "_id_");
 }

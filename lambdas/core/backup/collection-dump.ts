@@ -1,19 +1,36 @@
-import { createHash } from "node:crypto";
-import type { MongoClient } from "mongodb";
-import { DocumentsDigest } from "../archive/documents-digest";
+import type { Collection, Document, MongoClient } from "mongodb";
+import { DocumentsDigest, resumeDocumentsDigest } from "../archive/documents-digest";
 import { MAX_DOCUMENT_BYTES } from "../archive/bson-walk";
+import type { FileSegment } from "../archive/events";
+import { SegmentHasher, type SegmentsState } from "../archive/segments";
+import { afterIdFilter, decodeId, encodeId, idOf, RARE_TYPES } from "./resume-filter";
 
 /** What the manifest says of a collection's `.bson`: counted and hashed as the documents pass. */
 export interface CollectionSummary {
   documents: number;
   bytes: number;
-  sha256: string;
+  sha256?: string;
+  segments?: FileSegment[];
+  documentsDigest: string;
+}
+
+/** Where a read stopped at a segment boundary: what the next invocation needs to read on from there. */
+export interface ReadPosition {
+  /** The last `_id` read, as canonical Extended JSON. */
+  lastId: string;
+  hashed: SegmentsState;
   documentsDigest: string;
 }
 
 export interface ReadOptions {
   /** Documents per batch (default DOCUMENTS_PER_BATCH). */
   batchSize?: number;
+  /** Read in `_id` order, so that a later invocation can resume after the last `_id` read. */
+  byId?: boolean;
+  /** Go on from a position an earlier invocation stopped at (implies `byId`). */
+  resume?: ReadPosition;
+  /** Bytes of a .bson segment (default SEGMENT_BYTES). */
+  segmentBytes?: number;
   onDocuments?: (documents: number, bytes: number) => void;
 }
 
@@ -28,10 +45,12 @@ export const DOCUMENTS_PER_BATCH = 1000;
 
 /** One pass over a collection's documents, read raw (never decoded), checked, hashed and counted. */
 export class CollectionReader {
-  private readonly hash = createHash("sha256");
-  private readonly digest = new DocumentsDigest();
-  private bytes = 0;
-  private reported = 0;
+  private readonly hasher: SegmentHasher;
+  private readonly digest: DocumentsDigest;
+  private bytes: number;
+  private reported: number;
+  private lastDocument: Buffer | undefined;
+  private boundary = false;
 
   constructor(
     private readonly client: MongoClient,
@@ -39,14 +58,31 @@ export class CollectionReader {
     private readonly readFrom: string,
     private readonly namespace: string,
     private readonly options: ReadOptions = {},
-  ) {}
+  ) {
+    const resume = options.resume;
+    this.hasher = new SegmentHasher(options.segmentBytes, resume?.hashed);
+    this.digest = resume
+      ? resumeDocumentsDigest(resume.documentsDigest, resume.hashed.documents)
+      : new DocumentsDigest();
+    this.bytes = resume?.hashed.bytes ?? 0;
+    this.reported = this.digest.documents;
+  }
 
-  /** The documents, a server batch at a time. Stopping early closes the cursor. */
+  /**
+   * The documents, a server batch at a time, cut where a segment ends (`atSegmentEnd` then says so). Stopping
+   * early closes the cursor.
+   */
   async *batches(): AsyncGenerator<Buffer[]> {
-    const cursor = this.client
-      .db(this.db)
-      .collection(this.readFrom)
-      .find({}, { raw: true, batchSize: this.options.batchSize ?? DOCUMENTS_PER_BATCH });
+    const resume = this.options.resume;
+    const collection = this.client.db(this.db).collection(this.readFrom);
+    const filter: Document = resume
+      ? afterIdFilter(decodeId(resume.lastId), await this.read(() => knowsRareTypes(collection)))
+      : {};
+    const cursor = collection.find(filter, {
+      raw: true,
+      batchSize: this.options.batchSize ?? DOCUMENTS_PER_BATCH,
+      ...(this.options.byId || resume ? { sort: { _id: 1 } } : {}),
+    });
     try {
       // Asking for the next batch before handing on the current one keeps the server busy meanwhile.
       let more = await this.read(() => cursor.hasNext());
@@ -54,7 +90,16 @@ export class CollectionReader {
         const batch = cursor.readBufferedDocuments() as unknown as Uint8Array[];
         const next = this.read(() => cursor.hasNext());
         next.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-        yield batch.map((raw) => this.take(raw));
+        let run: Buffer[] = [];
+        for (const raw of batch) {
+          run.push(this.take(raw));
+          if (this.boundary) {
+            yield run;
+            run = [];
+          }
+        }
+        this.boundary = false;
+        if (run.length > 0) yield run;
         this.report(false);
         more = await next;
       }
@@ -64,11 +109,26 @@ export class CollectionReader {
     }
   }
 
+  /** True when the batch just yielded ended a segment: a place where the read may stop and resume. */
+  get atSegmentEnd(): boolean {
+    return this.boundary;
+  }
+
+  /** Where the read stands; only at a segment end. */
+  position(): ReadPosition {
+    if (!this.lastDocument) throw new Error(`${this.namespace}: no document read yet`);
+    return {
+      lastId: encodeId(idOf(this.lastDocument)),
+      hashed: this.hasher.state(),
+      documentsDigest: this.digest.hex(),
+    };
+  }
+
   summary(): CollectionSummary {
     return {
       documents: this.digest.documents,
       bytes: this.bytes,
-      sha256: this.hash.copy().digest("hex"),
+      ...this.hasher.finish(),
       documentsDigest: this.digest.hex(),
     };
   }
@@ -85,9 +145,10 @@ export class CollectionReader {
         `${this.namespace}: document #${this.digest.documents + 1} is ${document.length} bytes, above the BSON limit of ${MAX_DOCUMENT_BYTES}`,
       );
     }
-    this.hash.update(document);
+    this.boundary = this.hasher.add(document);
     this.digest.add(document);
     this.bytes += document.length;
+    this.lastDocument = document;
     return document;
   }
 
@@ -107,6 +168,17 @@ export class CollectionReader {
       const message = error instanceof Error ? error.message : String(error);
       throw new Error(`reading ${this.namespace} from the server failed: ${message}`, { cause: error });
     }
+  }
+}
+
+/** Whether the server knows the rare BSON types' `$type` aliases (MongoDB does; FerretDB refuses them). */
+async function knowsRareTypes(collection: Collection): Promise<boolean> {
+  try {
+    await collection.findOne({ _id: { $type: RARE_TYPES } }, { projection: { _id: 1 } });
+    return true;
+  } catch (error) {
+    if ((error as { code?: number }).code === 2 && /type/i.test((error as Error).message)) return false;
+    throw error;
   }
 }
 

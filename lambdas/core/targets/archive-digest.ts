@@ -11,6 +11,13 @@ export class ArchiveDigest {
   private hashedTo = 0;
   private stoppedAt: number | undefined;
 
+  /** A digest of an upload resumed in another invocation: the bytes stored before are read back at the end. */
+  static resumed(): ArchiveDigest {
+    const digest = new ArchiveDigest();
+    digest.stoppedAt = 0;
+    return digest;
+  }
+
   /** Bytes now stored at `offset`. */
   add(offset: number, bytes: Buffer): void {
     if (this.stoppedAt !== undefined) return;

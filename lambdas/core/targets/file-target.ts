@@ -1,5 +1,16 @@
 import { createReadStream } from "node:fs";
-import { link, mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import {
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+  type FileHandle,
+} from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Readable } from "node:stream";
@@ -17,6 +28,7 @@ import {
   type ListOptions,
   type OpenArchiveOptions,
   type StoredBackup,
+  type UploadState,
 } from "./target";
 
 /**
@@ -109,14 +121,50 @@ export class FileTarget implements BackupTarget {
     const handle = await open(partial, "wx").catch((error: Error) => {
       throw new Error(`cannot create ${partial}: ${error.message}`);
     });
+    return this.archiveUpload(key, partial, handle, 0, new ArchiveDigest());
+  }
+
+  async resumeArchive(kind: BackupKind, name: string, state: UploadState): Promise<ArchiveUpload> {
+    const key = archiveKey(kind, name);
+    const { partial, size } = state.fields as { partial: string; size: number };
+    if (dirname(partial) !== dirname(this.pathOf(key)))
+      throw new Error(`continuation names ${partial}, not ${key}`);
+    const handle = await open(partial, "r+").catch((error: Error) => {
+      throw new Error(`cannot reopen ${partial}: ${error.message}`);
+    });
+    return this.archiveUpload(key, partial, handle, size, ArchiveDigest.resumed());
+  }
+
+  async saveContinuation(kind: BackupKind, name: string, step: number, bytes: Buffer): Promise<string> {
+    const key = `.atlas-ops/continuations/${kind}/${name}/${String(step).padStart(5, "0")}.state`;
+    const path = this.pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    const partial = `${path}${runSuffix()}`;
+    await writeFile(partial, bytes, { flag: "wx" });
+    await syncFile(partial);
+    await rename(partial, path);
+    return key;
+  }
+
+  async loadContinuation(key: string): Promise<Buffer> {
+    return readFile(this.pathOf(key));
+  }
+
+  private archiveUpload(
+    key: string,
+    partial: string,
+    handle: FileHandle,
+    startSize: number,
+    digest: ArchiveDigest,
+  ): ArchiveUpload {
+    const path = this.pathOf(key);
     let closed = false;
     const close = async (): Promise<void> => {
       if (closed) return;
       closed = true;
       await handle.close();
     };
-    let size = 0;
-    const digest = new ArchiveDigest();
+    let size = startSize;
     const writeAt = async (bytes: Buffer, offset: number): Promise<void> => {
       try {
         for (let done = 0; done < bytes.length;) {
@@ -130,6 +178,12 @@ export class FileTarget implements BackupTarget {
     };
     const owned: string[] = [partial];
     return {
+      size: () => size,
+      suspend: async () => {
+        await handle.sync();
+        await close();
+        return { fields: { partial, size }, blobs: [] };
+      },
       write: async (bytes) => {
         const offset = size;
         size += bytes.length;

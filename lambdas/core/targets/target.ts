@@ -34,6 +34,8 @@ export interface ListOptions {
  * writes the sidecar (the commit marker); `abort` removes what this upload stored and nothing else.
  */
 export interface ArchiveUpload {
+  /** Bytes of the archive so far, holes included. */
+  size(): number;
   write(bytes: Buffer): Promise<void>;
   reserve(length: number): Promise<ArchiveHole>;
   fill(hole: ArchiveHole, bytes: Buffer): Promise<void>;
@@ -43,6 +45,17 @@ export interface ArchiveUpload {
   commit(manifest: BackupManifest): Promise<string>;
   /** Removes the partial archive (aborts a multipart upload). Never throws. */
   abort(reason: unknown): Promise<void>;
+  /**
+   * Waits until everything written so far is stored and returns what a later invocation needs to go on with
+   * this upload (`BackupTarget.resumeArchive`); this one is then finished with.
+   */
+  suspend(): Promise<UploadState>;
+}
+
+/** A suspended upload: JSON-safe fields, and the bytes held back (a part waiting for its hole, a short part). */
+export interface UploadState {
+  fields: Record<string, unknown>;
+  blobs: Buffer[];
 }
 
 /** Room reserved in an archive being written: `length` bytes at `offset`. */
@@ -70,6 +83,14 @@ export interface BackupTarget {
   /** The sidecar of an archive, or undefined when there is none (a stock archive or an uncommitted one). */
   readSidecar(archiveKey: string): Promise<BackupManifest | undefined>;
   startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload>;
+  /** Goes on with an upload an earlier invocation suspended. */
+  resumeArchive(kind: BackupKind, name: string, state: UploadState): Promise<ArchiveUpload>;
+  /**
+   * Stores a backup's continuation (written once per step: a retried step rewrites its own) and returns its key;
+   * the bytes hold archive data, so they are stored like the archive.
+   */
+  saveContinuation(kind: BackupKind, name: string, step: number, bytes: Buffer): Promise<string>;
+  loadContinuation(key: string): Promise<Buffer>;
   /** Removes what interrupted runs left behind (partial files); returns what was removed. */
   clearAbandoned(): Promise<string[]>;
 }
