@@ -1,3 +1,4 @@
+import { SEGMENT_BYTES } from "../core/archive/segments";
 import { ConfigError, type EnvReader } from "../core/config/env";
 
 export interface BucketConfig {
@@ -22,6 +23,8 @@ export interface BackupConfig extends BucketConfig {
   kmsKeyId?: string;
   /** Empty: every non-system database. */
   databases: string[];
+  /** Bytes of a .bson segment and between checkpoints, where a step may stop (default SEGMENT_BYTES). */
+  segmentBytes: number;
 }
 
 export function loadBackupConfig(env: EnvReader): BackupConfig {
@@ -30,5 +33,6 @@ export function loadBackupConfig(env: EnvReader): BackupConfig {
     secretId: env.required("MONGODB_SECRET_ID"),
     kmsKeyId: env.optional("BACKUP_KMS_KEY_ID"),
     databases: env.list("BACKUP_DATABASES"),
+    segmentBytes: env.integer("BACKUP_SEGMENT_BYTES", SEGMENT_BYTES, { min: 64 * 1024, max: 4 * 1024 ** 3 }),
   };
 }

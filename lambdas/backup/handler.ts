@@ -3,16 +3,17 @@ import { MetricUnit } from "../adapters/observability";
 import { S3Target } from "../adapters/s3-target";
 import { SecretReader, withDatabaseCredentials } from "../adapters/secrets";
 import { archiveName } from "../core/archive/names";
-import { BackupError, runBackup } from "../core/backup/backup";
+import { abandonBackup, BackupError, runBackupStep } from "../core/backup/backup";
 import { BackupConflictError, type StoredBackup, type UnreadableSidecar } from "../core/targets/target";
 import { loadBackupConfig, type BackupConfig } from "./config";
-import { parseBackupEvent } from "./event";
+import { parseBackupEvent, type BackupContinuation } from "./event";
 
 const secrets = new SecretReader();
 /** How long a run that lost to another waits for the winner's sidecar (it reads its archive back first). */
 const COMMIT_WAIT_MS = 120_000;
 
 export interface BackupOutcome {
+  done: true;
   name: string;
   url: string;
   bytes: number;
@@ -22,14 +23,39 @@ export interface BackupOutcome {
   alreadyDone: boolean;
 }
 
-/** Daily, weekly and monthly: every configured database, read with the backup user, to the kind's folder. */
-export const handler = createJobHandler<unknown, BackupConfig, BackupOutcome>({
+/**
+ * A step that ran short of time: the next step's event, unchanged (the workflow passes it on). `kind` and
+ * `scheduledTime` are the run's own, so every step names the same archive.
+ */
+export interface BackupContinued {
+  done: false;
+  kind: string;
+  scheduledTime?: string;
+  continuation: BackupContinuation;
+  progress: { collections: number; documents: number; bytes: number };
+}
+
+function targetOf(config: BackupConfig): S3Target {
+  return new S3Target({ bucket: config.bucket, prefix: config.prefix, kmsKeyId: config.kmsKeyId });
+}
+
+/**
+ * Daily, weekly and monthly: every configured database, read with the backup user, to the kind's folder; in
+ * steps of one invocation each when it outgrows one (the workflow runs the steps, docs/archive-format.md).
+ */
+export const handler = createJobHandler<unknown, BackupConfig, BackupOutcome | BackupContinued>({
   job: "backup",
   loadConfig: loadBackupConfig,
   outcomeMetric: "BackupSucceeded",
-  async run(rawEvent, config, { logger, metrics }) {
+  async abandon(rawEvent, config, { logger }) {
     const event = parseBackupEvent(rawEvent);
-    const target = new S3Target({ bucket: config.bucket, prefix: config.prefix, kmsKeyId: config.kmsKeyId });
+    if (!event.continuation) return; // the first step's upload is aborted by the bucket's lifecycle rule
+    await abandonBackup(targetOf(config), event.continuation.state);
+    logger.warn("aborted the upload of the abandoned backup", { step: event.continuation.step });
+  },
+  async run(rawEvent, config, { logger, metrics, remainingMs }) {
+    const event = parseBackupEvent(rawEvent);
+    const target = targetOf(config);
     const runTime = event.scheduledTime ?? new Date();
     const name = archiveName(config.appName, runTime);
 
@@ -44,24 +70,39 @@ export const handler = createJobHandler<unknown, BackupConfig, BackupOutcome>({
     };
     const committed = async () =>
       (await target.list(event.kind, listOptions)).find((backup) => backup.name === name);
-    const existing = event.scheduledTime ? await committed() : undefined;
+    const existing = event.scheduledTime && !event.continuation ? await committed() : undefined;
     let outcome: BackupOutcome;
     if (existing) {
       logger.info("this scheduled run is already backed up; nothing to do", { name, url: existing.url });
       outcome = storedOutcome(existing);
     } else {
       try {
-        const result = await withDatabaseCredentials(secrets, config.secretId, (credentials) =>
-          runBackup({
+        const step = await withDatabaseCredentials(secrets, config.secretId, (credentials) =>
+          runBackupStep({
             uri: credentials.MONGODB_URI,
             target,
             app: config.appName,
             kind: event.kind,
             databases: config.databases.length ? config.databases : undefined,
             name,
+            remainingMs,
+            resume: event.continuation?.state,
+            segmentBytes: config.segmentBytes,
           }),
         );
+        if (!step.done) {
+          logger.info("backup continues in the next step", { name, step: step.step, ...step.progress });
+          return {
+            done: false,
+            kind: event.kind,
+            ...(event.scheduledTime ? { scheduledTime: event.scheduledTime.toISOString() } : {}),
+            continuation: { state: step.continuation, step: step.step },
+            progress: step.progress,
+          };
+        }
+        const result = step.result;
         outcome = {
+          done: true,
           name: result.name,
           url: result.archive,
           bytes: result.bytes,
@@ -92,6 +133,7 @@ export const handler = createJobHandler<unknown, BackupConfig, BackupOutcome>({
 
 function storedOutcome(backup: StoredBackup): BackupOutcome {
   return {
+    done: true,
     name: backup.name,
     url: backup.url,
     bytes: backup.manifest.archive?.bytes ?? 0,

@@ -96,7 +96,7 @@ describe(
           .collection("orders")
           .insertMany(orders.slice(i, i + 1000));
       const mixed = Array.from({ length: 1200 }, (_, i) => ({
-        _id: mixedId(i),
+        _id: mixedId(i) as never,
         payload: new Binary(Buffer.alloc(600, i % 251)),
       }));
       await client.db(db).collection("mixed").insertMany(mixed);
@@ -257,7 +257,7 @@ describe(
         new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `app/daily/${name}` }),
       );
       expect(open.Uploads?.length).toBe(1);
-      await abandonBackup(target(), "daily", name, !first.done ? first.continuation : "");
+      await abandonBackup(target(), !first.done ? first.continuation : "");
       const after = await s3.send(
         new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `app/daily/${name}` }),
       );

@@ -144,14 +144,10 @@ export async function runBackupStep(options: BackupStepOptions): Promise<BackupS
 }
 
 /** Aborts the upload a stopped backup left open (a workflow that gave up). */
-export async function abandonBackup(
-  target: BackupTarget,
-  kind: BackupKind,
-  name: string,
-  continuation: string,
-): Promise<void> {
-  const { upload } = decodeContinuation(await target.loadContinuation(continuation), continuation);
-  const resumed = await target.resumeArchive(kind, name, upload);
+export async function abandonBackup(target: BackupTarget, continuation: string): Promise<void> {
+  const { fields, upload } = decodeContinuation(await target.loadContinuation(continuation), continuation);
+  const saved = fields as unknown as SavedRun;
+  const resumed = await target.resumeArchive(saved.kind, saved.name, upload);
   await resumed.abort(new Error("the backup's workflow gave up"));
 }
 

@@ -174,7 +174,7 @@ export class CollectionReader {
 /** Whether the server knows the rare BSON types' `$type` aliases (MongoDB does; FerretDB refuses them). */
 async function knowsRareTypes(collection: Collection): Promise<boolean> {
   try {
-    await collection.findOne({ _id: { $type: RARE_TYPES } }, { projection: { _id: 1 } });
+    await collection.findOne({ _id: { $type: RARE_TYPES as never } }, { projection: { _id: 1 } });
     return true;
   } catch (error) {
     if ((error as { code?: number }).code === 2 && /type/i.test((error as Error).message)) return false;
