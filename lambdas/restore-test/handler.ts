@@ -4,6 +4,7 @@ import { S3Target } from "../adapters/s3-target";
 import { SecretReader, withDatabaseCredentials } from "../adapters/secrets";
 import { AuthenticationFailedError } from "../core/mongo/connect";
 import {
+  abandonRestoreTest,
   runRestoreTestStep,
   type RestoreTestContinuation,
   type RestoreTestResult,
@@ -104,5 +105,25 @@ export const handler = createJobHandler<
     metrics.addMetric("RestoredBytes", MetricUnit.Bytes, result.bytes);
     logger.info("restore test passed", summary);
     return { ...result, done: true };
+  },
+  async abandon(event, config, { logger }) {
+    // A first step names no scratch databases yet: what it left is replaced by the next run (--drop).
+    if (!isProgress(event)) return;
+    const dropped = await withDatabaseCredentials(secrets, config.secretId, (credentials) =>
+      abandonRestoreTest(
+        {
+          target: new S3Target({ bucket: config.bucket, prefix: config.prefix }),
+          kind: config.kind,
+          scratchUri: credentials.MONGODB_URI,
+          production: config.production,
+        },
+        event.restoreTest,
+      ),
+    );
+    logger.warn("dropped the scratch databases of the abandoned restore test", {
+      scratchDatabases: dropped.scratchDatabases,
+      scratchDropped: dropped.scratchDropped,
+    });
+    if (!dropped.scratchDropped) throw new Error(dropped.reason);
   },
 });

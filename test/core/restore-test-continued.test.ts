@@ -5,6 +5,7 @@ import type { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMongo } from "../../lambdas/core/mongo/connect";
 import {
+  abandonRestoreTest,
   runRestoreTest,
   runRestoreTestStep,
   type RestoreTestConfig,
@@ -163,5 +164,18 @@ describe("restore test continued over invocations", () => {
     expect(step.done && step.result.reason).toMatch(/changed since the restore test started/);
     // That step never connected: the scratch of the first step is dropped by the next test run (--drop).
     await client.db(`restoretest_${db}`).dropDatabase();
+  });
+
+  it("a run its workflow abandons drops the scratch databases the steps kept", async () => {
+    const first = await runRestoreTestStep(config, { remainingMs: () => 1, marginMs: 0 });
+    expect(first.done).toBe(false);
+    expect(await scratchCollections()).not.toEqual([]);
+    const continuation = JSON.parse(
+      JSON.stringify(!first.done && first.continuation),
+    ) as RestoreTestContinuation;
+    const abandoned = await abandonRestoreTest(config, continuation);
+    expect(abandoned).toMatchObject({ scratchDropped: true, scratchDatabases: [`restoretest_${db}`] });
+    expect(await scratchCollections()).toEqual([]);
+    expect((await abandonRestoreTest(config, continuation)).scratchDropped).toBe(true);
   });
 });

@@ -57,6 +57,8 @@ export interface RestoreTestContinuation {
   /** The sidecar's `archive.sha256`: a resumed step refuses a sidecar that changed. */
   archiveSha256: string;
   stop: RestoreStop;
+  /** The scratch databases holding what the steps so far restored (dropped when the run is abandoned). */
+  scratchDatabases: string[];
   /** Collections restored and checked before the checkpoint, their documents and bytes. */
   collections: number;
   documents: number;
@@ -217,6 +219,7 @@ export async function runRestoreTestStep(
           },
           archiveSha256: manifest.archive!.sha256,
           stop: report.stopped,
+          scratchDatabases: result.scratchDatabases,
           collections: (resume?.collections ?? 0) + (report.checks?.length ?? 0),
           documents: result.documents,
           bytes: result.bytes,
@@ -244,6 +247,36 @@ export async function runRestoreTestStep(
     if (!keepScratch) await dropScratch(client, result);
     await client.close();
   }
+}
+
+/**
+ * A run its workflow gave up on: its scratch databases (kept between steps) are dropped. Safe to call twice.
+ */
+export async function abandonRestoreTest(
+  config: RestoreTestConfig,
+  continuation: RestoreTestContinuation,
+): Promise<RestoreTestResult> {
+  const result: RestoreTestResult = {
+    ok: false,
+    reason: "abandoned by its workflow",
+    restoreDurationMs: continuation.restoreDurationMs,
+    verifyDurationMs: continuation.verifyDurationMs,
+    backupAgeHours: 0,
+    documents: continuation.documents,
+    bytes: continuation.bytes,
+    collections: [],
+    scratchDatabases: continuation.scratchDatabases,
+    scratchDropped: true,
+    unreadableSidecars: [],
+  };
+  assertNotProduction(config.scratchUri, result.scratchDatabases, config.production);
+  const client = await connectMongo(config.scratchUri, { appName: "atlas-ops/restore-test" });
+  try {
+    await dropScratch(client, result);
+  } finally {
+    await client.close();
+  }
+  return result;
 }
 
 /** One-shot: each restored collection read back and compared with the manifest once all are in. */
