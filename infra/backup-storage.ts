@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { CONTINUATIONS_PREFIX } from "../lambdas/core/archive/names";
 import type { AtlasOpsConfig, BackupKind } from "./config";
 import { policyDocument, type PolicyDocument } from "./iam";
 
@@ -45,11 +46,21 @@ export function lifecycleRules(config: Pick<AtlasOpsConfig, "backupPrefix" | "re
     filter: { prefix: backupPrefix },
     expiration: { expiredObjectDeleteMarker: true },
   });
+  // A backup workflow runs for at most a day (WORKFLOW_TIMEOUT_SECONDS); S3 counts days from the next midnight
+  // UTC, so two days never abort the upload of a run still going.
   rules.push({
     id: "abort-incomplete-uploads",
     status: "Enabled",
     filter: { prefix: backupPrefix },
-    abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+    abortIncompleteMultipartUpload: { daysAfterInitiation: 2 },
+  });
+  // The state a backup passes from one step to the next (it holds archive bytes): useless once its run ended.
+  rules.push({
+    id: "expire-continuations",
+    status: "Enabled",
+    filter: { prefix: `${backupPrefix}${CONTINUATIONS_PREFIX}` },
+    expiration: { days: 3 },
+    noncurrentVersionExpiration: { noncurrentDays: 1 },
   });
   return rules;
 }

@@ -15,3 +15,4 @@ export const technicalAlertsTopicArn = stack.technicalAlertsTopicArn;
 export const securityAlertsTopicArn = stack.securityAlertsTopicArn;
 export const dashboardUrl = stack.dashboardUrl;
 export const functionNames = stack.functionNames;
+export const stateMachineArns = stack.stateMachineArns;

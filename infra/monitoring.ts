@@ -6,11 +6,11 @@ import {
   type AlarmTopic,
   alarmSpecs,
   type MonitoredJob,
-  workflowAlarmSpecs,
 } from "./alarms";
 import type { AtlasOpsConfig } from "./config";
 import { dashboardBody } from "./dashboard";
 import { type JobName, stateMachineArn } from "./jobs";
+import { workflowAlarmSpecs } from "./workflow-alarms";
 
 export interface MonitoringArgs {
   config: AtlasOpsConfig;

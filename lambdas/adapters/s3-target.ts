@@ -2,7 +2,12 @@ import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { BACKUP_KINDS, type BackupKind, type BackupManifest } from "../core/archive/events";
 import { parseManifest } from "../core/archive/manifest";
-import { ARCHIVE_SUFFIX, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX } from "../core/archive/names";
+import {
+  ARCHIVE_SUFFIX,
+  CONTINUATIONS_PREFIX,
+  MAX_SIDECAR_BYTES,
+  SIDECAR_SUFFIX,
+} from "../core/archive/names";
 import {
   archiveKey,
   BackupConflictError,
@@ -16,9 +21,6 @@ import {
 } from "../core/targets/target";
 import { createS3Client } from "./aws-clients";
 import { S3ArchiveUpload, type S3ArchiveUploadOptions } from "./s3-archive-upload";
-
-/** Where a backup that spans invocations keeps its state between them (relative to the target's prefix). */
-export const CONTINUATIONS = ".atlas-ops/continuations/";
 
 export interface S3TargetOptions {
   bucket: string;
@@ -138,7 +140,7 @@ export class S3Target implements BackupTarget {
 
   /** Under `.atlas-ops/continuations/`, which the bucket's lifecycle rule expires; encrypted like the archives. */
   async saveContinuation(kind: BackupKind, name: string, step: number, bytes: Buffer): Promise<string> {
-    const key = `${this.prefix}${CONTINUATIONS}${kind}/${name}/${String(step).padStart(5, "0")}.state`;
+    const key = `${this.prefix}${CONTINUATIONS_PREFIX}${kind}/${name}/${String(step).padStart(5, "0")}.state`;
     await this.s3(`store s3://${this.bucket}/${key}`, () =>
       this.client.send(
         new PutObjectCommand({
@@ -154,7 +156,7 @@ export class S3Target implements BackupTarget {
   }
 
   async loadContinuation(key: string): Promise<Buffer> {
-    if (!key.startsWith(CONTINUATIONS)) throw new Error(`${key} is not a continuation of this target`);
+    if (!key.startsWith(CONTINUATIONS_PREFIX)) throw new Error(`${key} is not a continuation of this target`);
     const response = await this.s3(`read s3://${this.bucket}/${this.prefix}${key}`, () =>
       this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key })),
     );

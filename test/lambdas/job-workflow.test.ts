@@ -1,12 +1,15 @@
 import { resolve } from "node:path";
 import {
   CreateQueueCommand,
+  DeleteMessageCommand,
   DeleteQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { WORKFLOW_JOBS, type WorkflowJobName } from "../../infra/jobs";
+import { RUN_RETRIES } from "../../infra/scheduled-job";
 import { deployedWorkflowDefinition } from "../support/deployed-workflow";
 import { uniqueName } from "../support/env";
 import { runJobWorkflow, StepCrash, type WorkflowRunOptions } from "../support/workflow-driver";
@@ -18,11 +21,13 @@ import type * as SteppedJob from "./support/stepped-job";
  * continuation contract through the real job handler; the "Dead letter" state sends to a real SQS queue.
  */
 const sqs = new SQSClient({});
+const definitions = {} as Record<WorkflowJobName, string>;
 let definition: string;
 let queueUrl: string;
 
 beforeAll(async () => {
-  definition = await deployedWorkflowDefinition("backup");
+  for (const job of WORKFLOW_JOBS) definitions[job] = await deployedWorkflowDefinition(job);
+  definition = definitions.backup;
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: uniqueName("workflow-dlq") }))).QueueUrl!;
 });
 afterAll(async () => {
@@ -40,11 +45,15 @@ async function loadSteppedJob(): Promise<typeof SteppedJob> {
 }
 
 /** Runs the workflow with the stepped job, its output captured (the handler logs to stdout). */
-async function drive(input: SteppedJob.SteppedEvent, options: Partial<WorkflowRunOptions> = {}) {
+async function drive(
+  input: SteppedJob.SteppedEvent,
+  options: Partial<WorkflowRunOptions> = {},
+  workflow = definition,
+) {
   const job = await loadSteppedJob();
   const deadLetterUrls: string[] = [];
   const { result } = await captureOutput(() =>
-    runJobWorkflow(definition, (event, context) => job.handler(event as never, context), input, {
+    runJobWorkflow(workflow, (event, context) => job.handler(event as never, context), input, {
       remainingMs: 250,
       // The deployed definition names the stack's queue; the message goes to this test's queue instead.
       deadLetter: async (body, url) => {
@@ -57,11 +66,16 @@ async function drive(input: SteppedJob.SteppedEvent, options: Partial<WorkflowRu
   return { run: result, job, deadLetterUrls };
 }
 
+/** The messages in the test's dead-letter queue, removed from it (so no later test sees them again). */
 async function receiveDeadLetters(): Promise<unknown[]> {
   const output = await sqs.send(
     new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
   );
-  return (output.Messages ?? []).map((message) => JSON.parse(message.Body!) as unknown);
+  const messages = output.Messages ?? [];
+  for (const message of messages) {
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+  }
+  return messages.map((message) => JSON.parse(message.Body!) as unknown);
 }
 
 describe("the deployed job workflow, driven locally", () => {
@@ -174,4 +188,19 @@ describe("the deployed job workflow, driven locally", () => {
       errorMessage: "could not clean up",
     });
   });
+
+  it.each(WORKFLOW_JOBS)(
+    "runs %s's deployed workflow the same way, with that job's retries",
+    async (name) => {
+      const done = await drive({ total: 30 }, {}, definitions[name]);
+      expect(done.run.status).toBe("SUCCEEDED");
+      expect(done.run.events.length).toBeGreaterThan(2);
+
+      const failed = await drive({ total: 30, failAt: { position: 0, times: 99 } }, {}, definitions[name]);
+      expect(failed.run.status).toBe("FAILED");
+      expect(failed.run.events).toHaveLength(1 + RUN_RETRIES[name]);
+      expect(failed.deadLetterUrls).toEqual([`https://sqs/opendev-${name}-dlq`]);
+      expect(await receiveDeadLetters()).toMatchObject([{ job: name }]);
+    },
+  );
 });

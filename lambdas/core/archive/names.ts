@@ -90,3 +90,6 @@ export function unescapeCollectionName(fileName: string): string {
   }
   return Buffer.from(bytes).toString("utf8");
 }
+
+/** Where a backup that spans invocations keeps its state between them, under the target's prefix. */
+export const CONTINUATIONS_PREFIX = ".atlas-ops/continuations/";

@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 import type { Readable } from "node:stream";
 import { BACKUP_KINDS, type BackupKind, type BackupManifest } from "../archive/events";
 import { parseManifest } from "../archive/manifest";
-import { ARCHIVE_SUFFIX, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX } from "../archive/names";
+import { ARCHIVE_SUFFIX, CONTINUATIONS_PREFIX, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX } from "../archive/names";
 import { ArchiveDigest } from "./archive-digest";
 import { clearAbandonedPartials, runSuffix } from "./partial-files";
 import {
@@ -136,7 +136,7 @@ export class FileTarget implements BackupTarget {
   }
 
   async saveContinuation(kind: BackupKind, name: string, step: number, bytes: Buffer): Promise<string> {
-    const key = `.atlas-ops/continuations/${kind}/${name}/${String(step).padStart(5, "0")}.state`;
+    const key = `${CONTINUATIONS_PREFIX}${kind}/${name}/${String(step).padStart(5, "0")}.state`;
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     const partial = `${path}${runSuffix()}`;
@@ -147,6 +147,7 @@ export class FileTarget implements BackupTarget {
   }
 
   async loadContinuation(key: string): Promise<Buffer> {
+    if (!key.startsWith(CONTINUATIONS_PREFIX)) throw new Error(`${key} is not a continuation of this target`);
     return readFile(this.pathOf(key));
   }
 
