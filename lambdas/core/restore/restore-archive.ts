@@ -151,12 +151,13 @@ function againstManifest(
   checks: CollectionCheck[],
   timing: { checkDurationMs: number },
 ) {
+  const entries = new Map(manifest.collections.map((c) => [`${c.db}\u0000${c.collection}`, c]));
   return async (
     source: Namespace,
     staged: Namespace,
     report: NamespaceReport,
   ): Promise<string | undefined> => {
-    const entry = manifest.collections.find((c) => c.db === source.db && c.collection === source.collection);
+    const entry = entries.get(`${source.db}\u0000${source.collection}`);
     if (!entry || report.type === "view") return undefined;
     const started = Date.now();
     const check = await checkRestoredCollection(client, entry, staged, report.indexes);
