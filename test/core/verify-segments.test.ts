@@ -10,9 +10,11 @@ import { parseManifest } from "../../lambdas/core/archive/manifest";
 import { readArchive } from "../../lambdas/core/archive/read-archive";
 import { FileTarget } from "../../lambdas/core/targets/file-target";
 import type { BackupTarget } from "../../lambdas/core/targets/target";
+import { SEGMENT_BYTES } from "../../lambdas/core/archive/segments";
 import {
   verifyArchive,
   verifyArchiveStep,
+  verifyStream,
   type VerifyContinuation,
   type VerifyReport,
 } from "../../lambdas/core/verify/verify";
@@ -109,6 +111,17 @@ describe("segments and checkpoints, read", () => {
     await expect(eventsOf(read)).rejects.toThrow(
       `${orders}: segment 3 (of 5) SHA-256 differs from the manifest`,
     );
+  });
+
+  it("without its sidecar, a file whose segments were not cut every SEGMENT_BYTES is refused, naming it", async () => {
+    const report = await verifyStream(chunks(archive.gz), undefined, "no-sidecar.tar.gz");
+    expect(report.problem).toEqual({
+      file: orders,
+      reason: `its manifest segments are not cut every ${SEGMENT_BYTES} bytes, so they can be checked only with the archive's sidecar`,
+    });
+    // A file of one segment (its sha256) is checked as before.
+    const small = segmentedArchive({ ...layout, segmentBytes: SEGMENT_BYTES });
+    expect((await verifyStream(chunks(small.gz), undefined, "small.tar.gz")).problem).toBeUndefined();
   });
 
   it("a checkpoint that is not where a gzip member starts is refused, naming it", async () => {
