@@ -6,22 +6,25 @@ import { parseServicesEnv } from "../test/setup/global-setup";
 import { orderDocument } from "../test/support/seed";
 import type { ToolFigures } from "./bench/measure";
 import { bundleCli } from "./bundle-cli";
+import { benchLargeBackup, type LargeBackupResult } from "./bench/large-backup";
 import { benchBackup, benchRestore, type SectionResult } from "./bench/sections";
 import { ORDER_BYTES, readSpeeds, seedServer, startBenchServer, type BenchServer } from "./bench/servers";
 
 /**
- * `npm run bench [-- --size 100,1000] [--ferretdb-size 20] [--runs 3] [--only backup|restore]`
+ * `npm run bench [-- --size 100,1000] [--ferretdb-size 20] [--runs 3] [--only backup|restore|large]`
  *
  * Backup and restore, atlas-ops against the stock tools, on the bench server (test/services/bench-server, a
  * synthetic in-memory MongoDB that is not the bottleneck) at each --size, and on FerretDB (the test server,
  * about 2 MB/s) at --ferretdb-size (0 skips it). Sizes are MB (2^20 bytes) of BSON. Tools run interleaved,
- * --runs times each; the tables show medians. Sections live in scripts/bench/*.ts.
+ * --runs times each; the tables show medians. `--only large` is the acceptance run of one large collection
+ * (TMPDIR on a 64 MB file system, restored by the stock tools, digest checked). Sections live in
+ * scripts/bench/*.ts.
  */
 interface Args {
   sizes: number[];
   ferretdbSize: number;
   runs: number;
-  sections: ("backup" | "restore")[];
+  sections: ("backup" | "restore" | "large")[];
 }
 
 function option(argv: string[], name: string): string | undefined {
@@ -39,8 +42,8 @@ function positive(name: string, text: string, allowZero = false): number {
 
 function parseArgs(argv: string[]): Args {
   const only = option(argv, "--only");
-  if (only !== undefined && only !== "backup" && only !== "restore") {
-    throw new Error(`--only needs backup or restore, not "${only}"`);
+  if (only !== undefined && only !== "backup" && only !== "restore" && only !== "large") {
+    throw new Error(`--only needs backup, restore or large, not "${only}"`);
   }
   return {
     // --size 0: FerretDB only.
@@ -86,6 +89,18 @@ function formatSection(result: SectionResult, runs: number): string {
   ].join("\n");
 }
 
+function formatLarge(result: LargeBackupResult, dataBytes: number, documents: number): string {
+  const { backup, restored } = result;
+  return [
+    `large backup: one collection, ${documents} documents, ${(dataBytes / MB).toFixed(1)} MB BSON, ${result.tmpdir}`,
+    `  atlas-ops backup: wall ${backup.wallS.toFixed(2)} s, CPU ${backup.cpuS.toFixed(2)} s ` +
+      `(${(backup.cpuS / (dataBytes / GB)).toFixed(1)} s/GB), peak RSS ${backup.peakRssMb.toFixed(0)} MB (goal < 256), ` +
+      `archive ${(result.archiveBytes / MB).toFixed(1)} MB, left in TMPDIR: ${result.leftInTmp.length ? result.leftInTmp.join(", ") : "nothing"}`,
+    `  tar -xzf + mongorestore: ${restored.documents} documents inserted, digest ` +
+      `${restored.digestMatches ? "equals the source's" : "DIFFERS from the source's"}`,
+  ].join("\n");
+}
+
 /** The source's documentsDigest from orderDocument itself: an oracle independent of the code measured. */
 function ordersDigest(documents: number): { digest: string; bytes: number } {
   const digest = new DocumentsDigest();
@@ -100,16 +115,18 @@ function ordersDigest(documents: number): { digest: string; bytes: number } {
 
 async function benchServer(server: BenchServer, args: Args): Promise<void> {
   const speeds = await readSpeeds(required("BENCH_SERVER"), server);
-  for (const read of [speeds.wire, speeds.driver]) {
+  for (const read of [speeds.wire, speeds.driver, speeds.rawFind]) {
     if (read.documents !== server.documents) {
       throw new Error(`${server.label} served ${read.documents} of ${server.documents} documents`);
     }
   }
-  const speed = (read: { bytes: number; wallS: number }) =>
-    `${read.wallS.toFixed(2)} s = ${(read.bytes / MB / read.wallS).toFixed(1)} MB/s`;
+  const speed = (read: { bytes: number; wallS: number; cpuS?: number }) =>
+    `${read.wallS.toFixed(2)} s = ${(read.bytes / MB / read.wallS).toFixed(1)} MB/s` +
+    (read.cpuS === undefined ? "" : ` (${(read.cpuS / (read.bytes / GB)).toFixed(1)} CPU s/GB)`);
   console.log(
     `${server.label} (${server.uri}), reading ${(speeds.wire.bytes / MB).toFixed(1)} MB: raw wire client ` +
-      `${speed(speeds.wire)}; Node.js driver, raw batches ${speed(speeds.driver)}`,
+      `${speed(speeds.wire)}; Node.js driver's cursor, raw batches ${speed(speeds.driver)}; ` +
+      `rawFind (the backup's reads) ${speed(speeds.rawFind)}`,
   );
   const source = ordersDigest(server.documents);
   const options = {
@@ -121,6 +138,10 @@ async function benchServer(server: BenchServer, args: Args): Promise<void> {
     dataBytes: source.bytes,
   };
   for (const section of args.sections) {
+    if (section === "large") {
+      console.log(formatLarge(await benchLargeBackup(options), source.bytes, server.documents));
+      continue;
+    }
     const result = section === "backup" ? await benchBackup(options) : await benchRestore(options);
     console.log(formatSection(result, args.runs));
   }

@@ -12,10 +12,16 @@ export interface Measurement {
 
 const run = promisify(execFile);
 
-export async function measure(command: string, args: string[], cwd: string): Promise<Measurement> {
+export async function measure(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Measurement> {
   const started = process.hrtime.bigint();
   const { stdout, stderr } = await run("/usr/bin/time", ["-v", command, ...args], {
     cwd,
+    env,
     maxBuffer: 64 << 20,
   }).catch((error: { stderr?: string; message: string }) => {
     throw new Error(`${command} ${args.join(" ")} failed: ${error.stderr?.slice(-2000) ?? error.message}`);

@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { connectMongo } from "../../lambdas/core/mongo/connect";
+import { rawFind } from "../../lambdas/core/mongo/raw-cursor";
 import { orderDocument } from "../../test/support/seed";
 
 /** Mean BSON size of orderDocument(i) over large ranges (measured: 107,677,249 bytes for 400,000). */
@@ -72,19 +73,22 @@ export async function seedServer(uri: string, label: string, documents: number):
 
 export interface ReadSpeed {
   wallS: number;
+  /** CPU seconds of this process during the read (in-process reads only). */
+  cpuS?: number;
   bytes: number;
   documents: number;
 }
 
 /**
- * The server's own speed, read two ways: the bench server binary's raw wire client (`-read`: find and getMore,
- * nothing decoded; the ceiling of any client), and the Node.js driver with `raw: true` taking whole batches
- * (the ceiling of anything written on that driver, atlas-ops included).
+ * The server's own speed, read three ways: the bench server binary's raw wire client (`-read`: find and
+ * getMore, nothing decoded; the ceiling of any client), the Node.js driver's cursor with `raw: true` taking
+ * whole batches (the ceiling of anything read through that cursor), and `rawFind`, the backup's own reads
+ * (find and getMore as raw commands through the driver, batches sliced in place).
  */
 export async function readSpeeds(
   benchServerBinary: string,
   server: BenchServer,
-): Promise<{ wire: ReadSpeed; driver: ReadSpeed }> {
+): Promise<{ wire: ReadSpeed; driver: ReadSpeed; rawFind: ReadSpeed }> {
   const { stdout } = await promisify(execFile)(benchServerBinary, [
     "-read",
     new URL(server.uri).host,
@@ -96,18 +100,30 @@ export async function readSpeeds(
   const wire = { documents: Number(match[1]), bytes: Number(match[2]), wallS: Number(match[3]) };
 
   const client = await connectMongo(server.uri, { appName: "atlas-ops/bench" });
-  try {
+  const timed = async (read: () => AsyncIterable<Uint8Array[]>): Promise<ReadSpeed> => {
     const started = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
     let bytes = 0;
     let documents = 0;
-    const cursor = client.db(server.db).collection("orders").find({}, { raw: true });
-    while (await cursor.hasNext()) {
-      for (const raw of cursor.readBufferedDocuments() as unknown as Uint8Array[]) {
-        bytes += raw.byteLength;
-        documents += 1;
-      }
+    for await (const batch of read()) {
+      for (const raw of batch) bytes += raw.byteLength;
+      documents += batch.length;
     }
-    return { wire, driver: { wallS: Number(process.hrtime.bigint() - started) / 1e9, bytes, documents } };
+    const used = process.cpuUsage(cpu);
+    return {
+      wallS: Number(process.hrtime.bigint() - started) / 1e9,
+      cpuS: (used.user + used.system) / 1e6,
+      bytes,
+      documents,
+    };
+  };
+  try {
+    const driver = await timed(async function* () {
+      const cursor = client.db(server.db).collection("orders").find({}, { raw: true });
+      while (await cursor.hasNext()) yield cursor.readBufferedDocuments() as unknown as Uint8Array[];
+    });
+    const commands = await timed(() => rawFind(client, server.db, "orders"));
+    return { wire, driver, rawFind: commands };
   } finally {
     await client.close();
   }

@@ -15,6 +15,7 @@ import { createS3Client } from "../../lambdas/adapters/aws-clients";
 import { S3Target } from "../../lambdas/adapters/s3-target";
 import type { BackupManifest } from "../../lambdas/core/archive/events";
 import { abandonBackup, runBackup, runBackupStep, type BackupStep } from "../../lambdas/core/backup/backup";
+import { BackupConflictError } from "../../lambdas/core/targets/target";
 import { testEnv, uniqueName } from "../support/env";
 import { orderDocument, seedRandomCollection } from "../support/seed";
 
@@ -239,6 +240,39 @@ describe(
       const files = await extract(name);
       const orders = await readFile(join(files, "orders.bson"));
       expect(bsonDocuments(orders)).toEqual(await rawDocuments(client, db, "orders"));
+    });
+
+    it("two runs of the same backup in steps at once: their steps interleave, one commits, neither mixes the other's state", async () => {
+      const name = "twice";
+      const options = {
+        uri: env.mongodbUri,
+        target: target(),
+        databases: [db],
+        name,
+        segmentBytes: SEGMENT,
+        remainingMs: () => 1000,
+        marginMs: 10_000,
+      };
+      const runs: (BackupStep | Error | undefined)[] = [undefined, undefined];
+      const finished = (step: BackupStep | Error | undefined) => step instanceof Error || step?.done === true;
+      while (!runs.every(finished)) {
+        for (const index of [0, 1]) {
+          const step = runs[index];
+          if (finished(step)) continue;
+          runs[index] = await runBackupStep({
+            ...options,
+            resume: step && !(step instanceof Error) && !step.done ? step.continuation : undefined,
+          }).catch((error: Error) => error);
+        }
+      }
+      const committed = runs.filter((step) => !(step instanceof Error));
+      expect(committed).toHaveLength(1);
+      expect((runs.find((step) => step instanceof Error) as Error).cause).toBeInstanceOf(BackupConflictError);
+      const files = await extract(name);
+      for (const collection of ["orders", "mixed", "blobs"]) {
+        const bson = await readFile(join(files, `${collection}.bson`));
+        expect(bsonDocuments(bson), collection).toEqual(await rawDocuments(client, db, collection));
+      }
     });
 
     it("aborts the open upload when the workflow gives up", async () => {

@@ -118,3 +118,62 @@ function skipValue(buf: Buffer, type: number, at: number, end: number, depth: nu
   if (next > end) fail(`value of type 0x${type.toString(16)} runs past the end of its document`);
   return next;
 }
+
+/** A top-level element of a document, its value not decoded: `[start, end)` are the value's bytes. */
+export interface BsonElement {
+  type: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * The top-level elements of the document at `start` by name, every length checked on the way (values are
+ * skipped, not walked: only their own lengths are trusted).
+ */
+export function elementsOf(buf: Buffer, start = 0, limit = buf.length): Map<string, BsonElement> {
+  const length = int32(buf, start, limit);
+  if (length < 5) fail(`document length ${length} is below the minimum of 5`);
+  const end = start + length;
+  if (end > limit) fail(`document length ${length} runs past its container`);
+  if (buf[end - 1] !== 0) fail("document does not end with a NUL byte");
+  const elements = new Map<string, BsonElement>();
+  let at = start + 4;
+  while (at < end - 1) {
+    const type = buf[at]!;
+    const valueStart = cstring(buf, at + 1, end - 1);
+    const valueEnd = skipShallow(buf, type, valueStart, end - 1);
+    elements.set(buf.toString("latin1", at + 1, valueStart - 1), { type, start: valueStart, end: valueEnd });
+    at = valueEnd;
+  }
+  if (at !== end - 1) fail("element runs past the end of its document");
+  return elements;
+}
+
+/** Like skipValue, but a subdocument is skipped by its length, not walked. */
+function skipShallow(buf: Buffer, type: number, at: number, end: number): number {
+  if (type !== 0x03 && type !== 0x04) return skipValue(buf, type, at, end, 0);
+  const length = int32(buf, at, end);
+  if (length < 5 || at + length > end) fail(`subdocument length ${length} runs past its container`);
+  if (buf[at + length - 1] !== 0) fail("subdocument does not end with a NUL byte");
+  return at + length;
+}
+
+/**
+ * The documents of the array at `[start, end)` (an element's value), each a view into `buf`, not a copy. Fails
+ * on an element that is not a document, or whose length does not fit, before anything is returned.
+ */
+export function documentsOfArray(buf: Buffer, start: number, end: number): Buffer[] {
+  const documents: Buffer[] = [];
+  let at = start + 4;
+  while (at < end - 1) {
+    if (buf[at] !== 0x03) {
+      fail(`array element ${documents.length} is of type 0x${buf[at]!.toString(16)}, not a document`);
+    }
+    const valueStart = cstring(buf, at + 1, end - 1);
+    const valueEnd = skipShallow(buf, 0x03, valueStart, end - 1);
+    documents.push(Buffer.from(buf.buffer, buf.byteOffset + valueStart, valueEnd - valueStart));
+    at = valueEnd;
+  }
+  if (at !== end - 1) fail("array element runs past the end of its array");
+  return documents;
+}

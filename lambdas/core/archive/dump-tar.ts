@@ -4,7 +4,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { ByteReader } from "./byte-reader";
 import { documentRuns, type RunLimits } from "./bson-stream";
-import { CheckpointTrack, gunzipFailure } from "./checkpoints";
+import { CheckpointTrack, GUNZIP_CHUNK_BYTES, gunzipFailure } from "./checkpoints";
 import {
   ArchiveError,
   type ArchiveEvent,
@@ -360,7 +360,7 @@ function storedReader(
 ): ByteReader {
   const bytes = hash ? hashed(stored, hash) : stored;
   if (!gzipped) return new ByteReader(bytes);
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
   pipeline(Readable.from(bytes), gunzip).catch(() => undefined);
   return new ByteReader(
     (async function* () {

@@ -6,7 +6,7 @@ import { gzip as gzipCallback, constants } from "node:zlib";
 const gzip = promisify(gzipCallback);
 
 export interface ParallelGzipOptions {
-  /** Uncompressed bytes per gzip member (default 1 MiB). */
+  /** Uncompressed bytes per gzip member (default 1 MiB; a write's last member takes up to twice that). */
   chunkBytes?: number;
   /** Members compressed at once on libuv's thread pool (default: cores + 2, so no core waits for work). */
   concurrency?: number;
@@ -48,17 +48,21 @@ export class ParallelGzip extends Transform {
   private async drainFullChunks(): Promise<void> {
     while (this.pendingBytes >= this.chunkBytes) {
       const all = this.takePending();
+      // Members of chunkBytes, the last one taking the rest (less than two chunks): nothing is left pending,
+      // so no byte is copied a second time into the next member.
       let offset = 0;
-      for (; offset + this.chunkBytes <= all.length; offset += this.chunkBytes) {
+      for (; all.length - offset >= 2 * this.chunkBytes; offset += this.chunkBytes) {
         this.startChunk(all.subarray(offset, offset + this.chunkBytes));
-        // Bounded memory: wait for the oldest member before starting more than `concurrency`.
-        while (this.inFlight.length >= this.concurrency) this.push(await this.inFlight.shift()!);
+        await this.bound();
       }
-      if (offset < all.length) {
-        this.pending = [all.subarray(offset)];
-        this.pendingBytes = all.length - offset;
-      }
+      this.startChunk(offset === 0 ? all : all.subarray(offset));
+      await this.bound();
     }
+  }
+
+  /** Bounded memory: waits for the oldest members before more than `concurrency` are in flight. */
+  private async bound(): Promise<void> {
+    while (this.inFlight.length >= this.concurrency) this.push(await this.inFlight.shift()!);
   }
 
   private takePending(): Buffer {

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { BSON, type MongoClient } from "mongodb";
 import { connectMongo } from "../mongo/connect";
 import { redactSecrets } from "../mongo/uri";
@@ -167,6 +167,8 @@ interface OpenCollection {
 
 /** What a step stores for the next one (JSON; BSON-typed metadata as canonical Extended JSON strings). */
 interface SavedRun {
+  /** This run's own id: its steps' state objects are its own. */
+  run: string;
   step: number;
   name: string;
   kind: BackupKind;
@@ -219,7 +221,13 @@ class ArchiveRun {
   private constructor(
     private readonly client: MongoClient,
     private readonly options: BackupStepOptions,
-    private readonly info: RunInfo & { name: string; kind: BackupKind; app: string; step: number },
+    private readonly info: RunInfo & {
+      name: string;
+      kind: BackupKind;
+      app: string;
+      run: string;
+      step: number;
+    },
     private readonly upload: ArchiveUpload,
     private readonly tar: TarWriter,
     private readonly open: OpenCollection | undefined,
@@ -239,7 +247,15 @@ class ArchiveRun {
     options.signal?.throwIfAborted();
     const upload = await options.target.startArchive(kind, name);
     const tar = new TarWriter(upload, info.started, options.gzip);
-    return new ArchiveRun(client, options, { ...info, name, kind, app, step: 1 }, upload, tar, undefined);
+    const run = randomBytes(8).toString("hex");
+    return new ArchiveRun(
+      client,
+      options,
+      { ...info, name, kind, app, run, step: 1 },
+      upload,
+      tar,
+      undefined,
+    );
   }
 
   static async resume(client: MongoClient, options: BackupStepOptions, key: string): Promise<ArchiveRun> {
@@ -263,6 +279,7 @@ class ArchiveRun {
       name: saved.name,
       kind: saved.kind,
       app: saved.app,
+      run: saved.run,
       step: saved.step + 1,
     };
     return new ArchiveRun(client, options, info, upload, tar, open, saved);
@@ -446,6 +463,7 @@ class ArchiveRun {
     const upload = await this.upload.suspend();
     const pending = open ? [open.source, ...unwritten.filter((source) => source !== open.source)] : unwritten;
     const saved: SavedRun = {
+      run: this.info.run,
       step: this.info.step,
       name: this.info.name,
       kind: this.info.kind,
@@ -463,6 +481,7 @@ class ArchiveRun {
     const continuation = await this.options.target.saveContinuation(
       this.info.kind,
       this.info.name,
+      this.info.run,
       this.info.step,
       encodeContinuation(saved as unknown as Record<string, unknown>, upload),
     );

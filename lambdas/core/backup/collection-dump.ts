@@ -3,6 +3,7 @@ import { DocumentsDigest, resumeDocumentsDigest } from "../archive/documents-dig
 import { MAX_DOCUMENT_BYTES } from "../archive/bson-walk";
 import type { FileSegment } from "../archive/events";
 import { SegmentHasher, type SegmentsState } from "../archive/segments";
+import { RAW_DOCUMENTS_PER_BATCH, rawFind } from "../mongo/raw-cursor";
 import { afterIdFilter, decodeId, encodeId, idOf, RARE_TYPES } from "./resume-filter";
 
 /** What the manifest says of a collection's `.bson`: counted and hashed as the documents pass. */
@@ -35,13 +36,10 @@ export interface ReadOptions {
 }
 
 /**
- * The driver turns every batch it holds into one parsed object per document (with its fields' offsets), kept
- * until the batch is consumed, so its heap grows with the documents per batch, not their bytes. The server's
- * default batch (up to 16 MiB: some 60,000 small documents), two at once with the read-ahead, took the heap to
- * ~310 MB against a fast server; 1000 documents keep it under ~50 MB. Large documents stay bounded by the
- * server's 16 MiB cap on a batch.
+ * Documents per batch asked of the server. Read as commands (`rawFind`), a batch is one buffer with no object
+ * per document, so its cost is its bytes; where the driver's cursor has to be used, it takes at most 1000.
  */
-export const DOCUMENTS_PER_BATCH = 1000;
+export const DOCUMENTS_PER_BATCH = RAW_DOCUMENTS_PER_BATCH;
 
 /** One pass over a collection's documents, read raw (never decoded), checked, hashed and counted. */
 export class CollectionReader {
@@ -49,7 +47,8 @@ export class CollectionReader {
   private readonly digest: DocumentsDigest;
   private bytes: number;
   private reported: number;
-  private lastDocument: Buffer | undefined;
+  /** The `_id` of the document that ended the last segment (taken there: a view would pin its whole batch). */
+  private boundaryId: string | undefined;
   private boundary = false;
 
   constructor(
@@ -78,21 +77,18 @@ export class CollectionReader {
     const filter: Document = resume
       ? afterIdFilter(decodeId(resume.lastId), await this.read(() => knowsRareTypes(collection)))
       : {};
-    const cursor = collection.find(filter, {
-      raw: true,
+    const source = rawFind(this.client, this.db, this.readFrom, {
+      filter,
       batchSize: this.options.batchSize ?? DOCUMENTS_PER_BATCH,
       ...(this.options.byId || resume ? { sort: { _id: 1 } } : {}),
     });
     try {
-      // Asking for the next batch before handing on the current one keeps the server busy meanwhile.
-      let more = await this.read(() => cursor.hasNext());
-      while (more) {
-        const batch = cursor.readBufferedDocuments() as unknown as Uint8Array[];
-        const next = this.read(() => cursor.hasNext());
-        next.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+      for (;;) {
+        const next = await this.read(() => source.next());
+        if (next.done) break;
         let run: Buffer[] = [];
-        for (const raw of batch) {
-          run.push(this.take(raw));
+        for (const document of next.value) {
+          run.push(this.take(document));
           if (this.boundary) {
             yield run;
             run = [];
@@ -101,11 +97,10 @@ export class CollectionReader {
         this.boundary = false;
         if (run.length > 0) yield run;
         this.report(false);
-        more = await next;
       }
       this.report(true);
     } finally {
-      await cursor.close().catch(() => undefined);
+      await source.return(undefined).catch(() => undefined);
     }
   }
 
@@ -116,9 +111,10 @@ export class CollectionReader {
 
   /** Where the read stands; only at a segment end. */
   position(): ReadPosition {
-    if (!this.lastDocument) throw new Error(`${this.namespace}: no document read yet`);
+    if (!this.boundary || this.boundaryId === undefined)
+      throw new Error(`${this.namespace}: a read position exists only where a segment ends`);
     return {
-      lastId: encodeId(idOf(this.lastDocument)),
+      lastId: this.boundaryId,
       hashed: this.hasher.state(),
       documentsDigest: this.digest.hex(),
     };
@@ -137,18 +133,17 @@ export class CollectionReader {
     return this.bytes;
   }
 
-  private take(raw: Uint8Array): Buffer {
+  private take(document: Buffer): Buffer {
     // A view into the batch the driver received (not a copy): the batch holds little besides documents.
-    const document = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     if (document.length > MAX_DOCUMENT_BYTES) {
       throw new Error(
         `${this.namespace}: document #${this.digest.documents + 1} is ${document.length} bytes, above the BSON limit of ${MAX_DOCUMENT_BYTES}`,
       );
     }
     this.boundary = this.hasher.add(document);
+    if (this.boundary) this.boundaryId = encodeId(idOf(document));
     this.digest.add(document);
     this.bytes += document.length;
-    this.lastDocument = document;
     return document;
   }
 

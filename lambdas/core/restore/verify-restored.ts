@@ -1,6 +1,7 @@
 import type { MongoClient } from "mongodb";
 import { DocumentsDigest } from "../archive/documents-digest";
 import type { ManifestCollection } from "../archive/events";
+import { rawFind } from "../mongo/raw-cursor";
 import { formatNamespace, type Namespace } from "./namespaces";
 
 /** A restored collection compared with its manifest entry. */
@@ -28,8 +29,9 @@ export async function checkRestoredCollection(
 ): Promise<CollectionCheck> {
   const digest = new DocumentsDigest();
   const collection = client.db(restored.db).collection(restored.collection);
-  for await (const raw of collection.find({}, { raw: true, batchSize: 10_000 })) {
-    digest.add(raw as unknown as Uint8Array);
+  // Read as the backup reads: one buffer per batch, no object per document.
+  for await (const batch of rawFind(client, restored.db, restored.collection)) {
+    for (const document of batch) digest.add(document);
   }
   const present = new Set((await collection.listIndexes().toArray()).map((index) => String(index.name)));
   const check: CollectionCheck = {

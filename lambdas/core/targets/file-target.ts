@@ -135,8 +135,14 @@ export class FileTarget implements BackupTarget {
     return this.archiveUpload(key, partial, handle, size, ArchiveDigest.resumed());
   }
 
-  async saveContinuation(kind: BackupKind, name: string, step: number, bytes: Buffer): Promise<string> {
-    const key = `${CONTINUATIONS_PREFIX}${kind}/${name}/${String(step).padStart(5, "0")}.state`;
+  async saveContinuation(
+    kind: BackupKind,
+    name: string,
+    run: string,
+    step: number,
+    bytes: Buffer,
+  ): Promise<string> {
+    const key = `${CONTINUATIONS_PREFIX}${kind}/${name}/${run}/${String(step).padStart(5, "0")}.state`;
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     const partial = `${path}${runSuffix()}`;
