@@ -42,6 +42,8 @@ export class ProgressLine {
   private readonly started = Date.now();
   private last = 0;
   private drawn = false;
+  /** The latest amounts when they were not drawn (the line is redrawn at most four times a second). */
+  private undrawn: ProgressAmounts | undefined;
 
   constructor(
     private readonly label: string,
@@ -51,14 +53,24 @@ export class ProgressLine {
 
   update(done: ProgressAmounts): void {
     const now = Date.now();
-    if (now - this.last < 250) return;
-    this.last = now;
-    this.drawn = true;
-    // \x1b[K clears what a longer previous line left behind.
-    this.out.write(`\r${formatProgress(this.label, done, now - this.started, this.totalBytes)}\x1b[K`);
+    if (now - this.last < 250) {
+      this.undrawn = done;
+      return;
+    }
+    this.draw(done, now);
   }
 
+  /** Draws the last amounts (the line ends as the work ended) and ends the line. */
   end(): void {
+    if (this.undrawn) this.draw(this.undrawn, Date.now());
     if (this.drawn) this.out.write("\n");
+  }
+
+  private draw(done: ProgressAmounts, now: number): void {
+    this.last = now;
+    this.drawn = true;
+    this.undrawn = undefined;
+    // \x1b[K clears what a longer previous line left behind.
+    this.out.write(`\r${formatProgress(this.label, done, now - this.started, this.totalBytes)}\x1b[K`);
   }
 }

@@ -96,6 +96,8 @@ function formatLarge(result: LargeBackupResult, dataBytes: number, documents: nu
     `  atlas-ops backup: wall ${backup.wallS.toFixed(2)} s, CPU ${backup.cpuS.toFixed(2)} s ` +
       `(${(backup.cpuS / (dataBytes / GB)).toFixed(1)} s/GB), peak RSS ${backup.peakRssMb.toFixed(0)} MB (goal < 256), ` +
       `archive ${(result.archiveBytes / MB).toFixed(1)} MB, left in TMPDIR: ${result.leftInTmp.length ? result.leftInTmp.join(", ") : "nothing"}`,
+    `  atlas-ops verify: wall ${result.verify.wallS.toFixed(2)} s, CPU ${result.verify.cpuS.toFixed(2)} s ` +
+      `(${(result.verify.cpuS / (dataBytes / GB)).toFixed(1)} s/GB), peak RSS ${result.verify.peakRssMb.toFixed(0)} MB`,
     `  tar -xzf + mongorestore: ${restored.documents} documents inserted, digest ` +
       `${restored.digestMatches ? "equals the source's" : "DIFFERS from the source's"}`,
   ].join("\n");

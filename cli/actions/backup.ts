@@ -3,6 +3,7 @@ import { resolveTarget } from "../../lambdas/adapters/targets";
 import { runBackup, type BackupProgress } from "../../lambdas/core/backup/backup";
 import { assertAppName, parseKind } from "../../lambdas/core/archive/names";
 import { checkedMongoUri } from "../mongo-uri";
+import { ProgressLine } from "../progress";
 
 export interface BackupCommandOptions {
   uri?: string;
@@ -15,14 +16,42 @@ export interface BackupCommandOptions {
   json?: boolean;
 }
 
-/** One line per collection on a terminal; nothing when stderr is piped. */
-function progressPrinter(): ((progress: BackupProgress) => void) | undefined {
-  if (!process.stderr.isTTY) return undefined;
-  return (progress) => {
-    if (progress.type === "collection-done") {
-      const mb = (progress.bytes / 1024 / 1024).toFixed(1);
-      process.stderr.write(`  ${progress.namespace}: ${progress.documents} documents, ${mb} MB\n`);
+/**
+ * A progress line on a terminal (nothing when stderr is piped, or with --json): the percentage and the time
+ * left against the size the server reports for the databases (an estimate: `dbStats` counts the data as
+ * stored, and it changes while the backup runs).
+ */
+function progressPrinter(json: boolean | undefined): {
+  onProgress?: (progress: BackupProgress) => void;
+  end: () => void;
+} {
+  if (json || !process.stderr.isTTY) return { end: () => undefined };
+  let line: ProgressLine | undefined;
+  const inProgress = new Map<string, { documents: number; bytes: number }>();
+  const finished = { documents: 0, bytes: 0, collections: 0 };
+  const update = () => {
+    let documents = finished.documents;
+    let bytes = finished.bytes;
+    for (const amounts of inProgress.values()) {
+      documents += amounts.documents;
+      bytes += amounts.bytes;
     }
+    line?.update({ documents, bytes, note: `${finished.collections} collections done` });
+  };
+  return {
+    onProgress: (progress) => {
+      if (progress.type === "started") line = new ProgressLine("backing up", progress.expectedBytes);
+      else if (progress.type === "documents") {
+        inProgress.set(progress.namespace, { documents: progress.documents, bytes: progress.bytes });
+      } else if (progress.type === "collection-done") {
+        inProgress.delete(progress.namespace);
+        finished.documents += progress.documents;
+        finished.bytes += progress.bytes;
+        finished.collections += 1;
+      }
+      update();
+    },
+    end: () => line?.end(),
   };
 }
 
@@ -57,6 +86,7 @@ export async function backupCommand(options: BackupCommandOptions): Promise<void
   usage(() => assertAppName(options.app));
   checkedMongoUri(options.uri, "--uri");
   const target = usage(() => resolveTarget(options.to, { kmsKeyId: options.kmsKeyId }));
+  const progress = progressPrinter(options.json);
   const result = await untilSignal((signal) =>
     runBackup({
       uri: options.uri!,
@@ -65,10 +95,10 @@ export async function backupCommand(options: BackupCommandOptions): Promise<void
       kind,
       databases: options.db,
       memoryThreshold: Math.round(thresholdMb * 1024 * 1024),
-      onProgress: progressPrinter(),
+      onProgress: progress.onProgress,
       signal,
     }),
-  );
+  ).finally(() => progress.end());
   for (const path of result.removedAbandoned) {
     process.stderr.write(`removed what an interrupted backup left: ${path}\n`);
   }

@@ -27,6 +27,8 @@ interface Part {
 /** How `suspend` describes the upload (JSON): held bytes are indexes into the state's blobs. */
 interface SuspendedFields {
   key: string;
+  /** Every part but the last is this size: a resumed upload keeps it. */
+  partSize: number;
   uploadId: string;
   size: number;
   uploaded: CompletedPart[];
@@ -93,7 +95,7 @@ export class S3ArchiveUpload {
     if (fields.key !== options.key) {
       throw new Error(`continuation is for s3://${options.bucket}/${fields.key}, not ${options.key}`);
     }
-    return new S3ArchiveUpload(options, fields.uploadId, state);
+    return new S3ArchiveUpload({ ...options, partSize: fields.partSize }, fields.uploadId, state);
   }
 
   static async start(options: S3ArchiveUploadOptions): Promise<S3ArchiveUpload> {
@@ -144,6 +146,7 @@ export class S3ArchiveUpload {
     });
     const fields: SuspendedFields = {
       key: this.options.key,
+      partSize: this.options.partSize,
       uploadId: this.uploadId,
       size: this.size,
       uploaded: this.uploaded.map((p) => ({

@@ -28,7 +28,7 @@ export interface S3TargetOptions {
   prefix?: string;
   kmsKeyId?: string;
   client?: S3Client;
-  /** Multipart part size (default 8 MiB; S3's minimum is 5 MiB). */
+  /** Multipart part size (default: `choosePartSize` of the data's size; S3's minimum is 5 MiB). */
   partSize?: number;
 }
 
@@ -130,12 +130,18 @@ export class S3Target implements BackupTarget {
     return [];
   }
 
-  async startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload> {
-    return this.archiveUpload(kind, name, await S3ArchiveUpload.start(this.uploadOptions(kind, name)));
+  async startArchive(kind: BackupKind, name: string, expectedBytes?: number): Promise<ArchiveUpload> {
+    const partSize = this.options.partSize ?? choosePartSize(expectedBytes);
+    return this.archiveUpload(
+      kind,
+      name,
+      await S3ArchiveUpload.start(this.uploadOptions(kind, name, partSize)),
+    );
   }
 
   async resumeArchive(kind: BackupKind, name: string, state: UploadState): Promise<ArchiveUpload> {
-    return this.archiveUpload(kind, name, S3ArchiveUpload.resume(this.uploadOptions(kind, name), state));
+    // The part size the upload started with (its state says), whatever this target would choose now.
+    return this.archiveUpload(kind, name, S3ArchiveUpload.resume(this.uploadOptions(kind, name, 0), state));
   }
 
   /** Under `.atlas-ops/continuations/`, which the bucket's lifecycle rule expires; encrypted like the archives. */
@@ -175,12 +181,12 @@ export class S3Target implements BackupTarget {
       : {};
   }
 
-  private uploadOptions(kind: BackupKind, name: string): S3ArchiveUploadOptions {
+  private uploadOptions(kind: BackupKind, name: string, partSize: number): S3ArchiveUploadOptions {
     return {
       client: this.client,
       bucket: this.bucket,
       key: this.prefix + archiveKey(kind, name),
-      partSize: this.options.partSize ?? 8 * 1024 * 1024,
+      partSize,
       queueSize: 3,
       create: { ContentType: "application/gzip", Tagging: `kind=${kind}`, ...this.encryption() },
       describe: describeS3Error,
@@ -257,6 +263,22 @@ export class S3Target implements BackupTarget {
       throw describeS3Error(what, error);
     }
   }
+}
+
+const MIB = 1024 * 1024;
+export const MIN_PART_BYTES = 8 * MIB;
+/** Up to five parts are in memory at once (the current one, one held for a header, three in flight). */
+export const MAX_PART_BYTES = 64 * MIB;
+
+/**
+ * The part size for an archive of data of `expectedBytes` (uncompressed): S3 allows 10,000 parts, so parts
+ * grow with the data, with room for it to grow by half during the run and for gzip to gain nothing (random
+ * payloads), from 8 MiB up to 64 MiB (a 625 GiB archive).
+ */
+export function choosePartSize(expectedBytes: number | undefined): number {
+  if (!expectedBytes || !Number.isFinite(expectedBytes)) return MIN_PART_BYTES;
+  const needed = Math.ceil((expectedBytes * 1.5) / 9_000 / MIB) * MIB;
+  return Math.min(MAX_PART_BYTES, Math.max(MIN_PART_BYTES, needed));
 }
 
 /** A sidecar object too large to be a manifest: refused before it is read into memory. */

@@ -14,6 +14,8 @@ const SMALL_TMP_MB = 64;
 
 export interface LargeBackupResult {
   backup: Measurement;
+  /** `atlas-ops verify` of the archive (what the verify job does per archive). */
+  verify: Measurement;
   /** How TMPDIR was bounded: a tmpfs of 64 MB, or why it could not be. */
   tmpdir: string;
   /** Entries of ours found in TMPDIR afterwards (none expected). */
@@ -57,9 +59,11 @@ export async function benchLargeBackup(options: SectionOptions): Promise<LargeBa
       throw new Error(`atlas-ops backed up ${report.documents} of ${server.documents} documents`);
     }
     const leftInTmp = (await readdir(small)).filter((name) => name.startsWith("atlas-ops-"));
+    const archive = join(backups, "daily", `${report.name}.tar.gz`);
+    const verify = await measure(process.execPath, [cli, "verify", archive, "--json"], root);
     const extracted = join(work, "extracted");
     await mkdir(extracted);
-    await run("tar", ["-xzf", join(backups, "daily", `${report.name}.tar.gz`), "-C", extracted]);
+    await run("tar", ["-xzf", archive, "-C", extracted]);
     const into = `bench_large_${process.pid}`;
     await run(options.mongorestore, [
       `--uri=${server.uri}`,
@@ -72,6 +76,7 @@ export async function benchLargeBackup(options: SectionOptions): Promise<LargeBa
     await client.db(into).dropDatabase();
     return {
       backup,
+      verify,
       tmpdir: tmpdirNote,
       leftInTmp,
       archiveBytes: report.bytes,

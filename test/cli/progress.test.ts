@@ -90,6 +90,13 @@ describe("progress line", () => {
       );
     });
 
+    it("shows the backup's percentage of the databases' size on a terminal", async () => {
+      const out = await onTerminal("backup", "--uri", env.mongodbUri, "--to", join(work, "tty"), "--db", db);
+      expect(out).toMatch(
+        /backing up: \d+% \(200 documents, [0-9.]+ MB of [0-9.]+ MB, \d collections done\)/,
+      );
+    });
+
     it("stays quiet with --json, on a terminal too, and when stderr is not a terminal", async () => {
       const json = await onTerminal(
         "restore",

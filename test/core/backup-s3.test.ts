@@ -9,7 +9,7 @@ import {
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "../../lambdas/adapters/aws-clients";
-import { S3Target } from "../../lambdas/adapters/s3-target";
+import { choosePartSize, S3Target } from "../../lambdas/adapters/s3-target";
 import { resolveArchive } from "../../lambdas/adapters/targets";
 import { runBackup, type BackupResult } from "../../lambdas/core/backup/backup";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
@@ -24,6 +24,17 @@ async function keysUnder(s3: S3Client, bucket: string, prefix: string): Promise<
   const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return (page.Contents ?? []).map((o) => o.Key!).sort();
 }
+
+describe("choosePartSize (S3 allows 10,000 parts)", () => {
+  const MiB = 1024 * 1024;
+  it("keeps 8 MiB parts up to ~48 GB of data, then grows them so that 1.5x the data fits, up to 64 MiB", () => {
+    expect(choosePartSize(undefined)).toBe(8 * MiB);
+    expect(choosePartSize(1024 * MiB)).toBe(8 * MiB);
+    expect(choosePartSize(100 * 1024 * MiB)).toBe(18 * MiB);
+    expect(choosePartSize(100 * 1024 * MiB) * 10_000).toBeGreaterThan(1.5 * 100 * 1024 * MiB);
+    expect(choosePartSize(10 * 1024 * 1024 * MiB)).toBe(64 * MiB);
+  });
+});
 
 describe("S3 target (moto)", () => {
   const s3 = createS3Client();

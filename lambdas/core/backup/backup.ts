@@ -60,6 +60,8 @@ export type BackupStep =
     };
 
 export type BackupProgress =
+  /** The data's size as the server reports it (`dbStats`), when it does: an estimate of the total. */
+  | { type: "started"; expectedBytes?: number }
   | { type: "collection-started"; namespace: string }
   | { type: "documents"; namespace: string; documents: number; bytes: number }
   | { type: "collection-done"; namespace: string; documents: number; bytes: number };
@@ -245,7 +247,9 @@ class ArchiveRun {
     const app = options.app ?? "opendev";
     const name = options.name ?? archiveName(app, info.started);
     options.signal?.throwIfAborted();
-    const upload = await options.target.startArchive(kind, name);
+    const expectedBytes = await dataSize(client, info.databases);
+    options.onProgress?.({ type: "started", expectedBytes });
+    const upload = await options.target.startArchive(kind, name, expectedBytes);
     const tar = new TarWriter(upload, info.started, options.gzip);
     const run = randomBytes(8).toString("hex");
     return new ArchiveRun(
@@ -529,6 +533,17 @@ class ArchiveRun {
 }
 
 const EMPTY_SHA256 = createHash("sha256").digest("hex");
+
+/** The databases' data size (`dbStats`), so the store can plan its parts; undefined when a server will not say. */
+async function dataSize(client: MongoClient, databases: string[]): Promise<number | undefined> {
+  try {
+    let total = 0;
+    for (const db of databases) total += Number((await client.db(db).command({ dbStats: 1 })).dataSize ?? 0);
+    return total;
+  } catch {
+    return undefined;
+  }
+}
 
 /** A collection read in `_id` order can be resumed after its last `_id`; without the index that is a sort. */
 function hasIdIndex(source: SourceCollection): boolean {

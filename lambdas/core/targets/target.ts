@@ -82,7 +82,8 @@ export interface BackupTarget {
   openArchive(key: string, options?: OpenArchiveOptions): Promise<Readable>;
   /** The sidecar of an archive, or undefined when there is none (a stock archive or an uncommitted one). */
   readSidecar(archiveKey: string): Promise<BackupManifest | undefined>;
-  startArchive(kind: BackupKind, name: string): Promise<ArchiveUpload>;
+  /** `expectedBytes`: the data's size, when known, so that a store with a bound on parts can plan for it. */
+  startArchive(kind: BackupKind, name: string, expectedBytes?: number): Promise<ArchiveUpload>;
   /** Goes on with an upload an earlier invocation suspended. */
   resumeArchive(kind: BackupKind, name: string, state: UploadState): Promise<ArchiveUpload>;
   /**
