@@ -1,4 +1,3 @@
-import type { Context } from "aws-lambda";
 import { emitWithDimensions } from "../adapters/dimensioned-metrics";
 import { createJobHandler } from "../adapters/job-handler";
 import { MetricUnit } from "../adapters/observability";
@@ -51,21 +50,17 @@ function isProgress(event: unknown): event is VerifyBackupProgress {
   );
 }
 
-// The invocation's context, for the time it has left (the handler tools will carry remainingMs()).
-let invocation: Context | undefined;
-const remainingMs = (): number => invocation?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
-
 /**
  * Weekly: reads back the newest archive of each kind and every archive younger than VERIFY_MAX_AGE_HOURS,
  * checking each against its manifest. NewestBackupAgeHours per kind makes a missed backup visible even when
  * no backup job ran to report it. When the invocation's time runs short it stops at a checkpoint of the
  * archive it is reading (or between archives) and returns `done: false`; the next invocation goes on there.
  */
-const job = createJobHandler<unknown, VerifyBackupConfig, VerifyBackupResult>({
+export const handler = createJobHandler<unknown, VerifyBackupConfig, VerifyBackupResult>({
   job: "verify-backup",
   loadConfig: loadVerifyBackupConfig,
   outcomeMetric: "BackupVerified",
-  async run(event, config, { logger, metrics }) {
+  async run(event, config, { logger, metrics, remainingMs }) {
     const target = new S3Target({ bucket: config.bucket, prefix: config.prefix });
     const progress = isProgress(event) ? event : await chooseArchives(target, config, logger, metrics);
     const verified = [...progress.verified];
@@ -124,11 +119,6 @@ const job = createJobHandler<unknown, VerifyBackupConfig, VerifyBackupResult>({
     return outcome;
   },
 });
-
-export const handler = (event: unknown, context?: Context): Promise<VerifyBackupResult> => {
-  invocation = context;
-  return job(event, context);
-};
 
 /** The first invocation: which archives to verify, and the age of the newest backup of each kind. */
 async function chooseArchives(

@@ -1,5 +1,5 @@
 import type { MongoClient } from "mongodb";
-import { ArchiveError, type ArchiveEvent, type CollectionMetadata } from "../archive/events";
+import { ArchiveError, type ArchiveEvent, type Checkpoint, type CollectionMetadata } from "../archive/events";
 import {
   buildIndexes,
   createCollection,
@@ -16,6 +16,7 @@ import { concerns, isStaged, settleStaged, untouched, whereOf, type NamespaceSta
 import { decideNamespace, findConflicts, PlanCheck, RestorePlanError, TargetNotEmptyError } from "./plan";
 import { insertRawDocuments, InsertError } from "./raw-insert";
 import type { NamespaceReport, RestoreFailure, RestoreReport } from "./report";
+import { checkResumedStaging, inProgressOf, resumedState, type RestoreStop } from "./resume";
 import { dropStaleStaging, replaceWithStaged, StagingNames } from "./staging";
 
 export interface RestoreOptions {
@@ -47,6 +48,13 @@ export interface RestoreOptions {
   /** Temporary collections of runs started longer ago than this are dropped (default 24 hours). */
   staleStagingMs?: number;
   onProgress?: (progress: RestoreProgress) => void;
+  /**
+   * Asked at each checkpoint of the archive (events read with `checkpointEvents`): true stops the restore
+   * there once everything before it is written, its report saying where (`stopped`).
+   */
+  stopAt?: (reached: { index: number; checkpoint: Checkpoint }) => boolean;
+  /** The events start at the checkpoint where an earlier restore stopped (`stopped` of its report). */
+  resume?: RestoreStop;
 }
 
 export interface RestoreProgress {
@@ -154,7 +162,11 @@ export async function restoreEvents(
           client.db(state.written.db),
           state.written.collection,
           batch,
-          { bypassDocumentValidation: state.hasValidator, shownAs: state.report.target },
+          {
+            bypassDocumentValidation: state.hasValidator,
+            shownAs: state.report.target,
+            duplicatesAreWritten: state.duplicatesAreWritten,
+          },
         ).catch((error: unknown) => {
           // Documents the server accepted before refusing others are counted, not lost from the report.
           if (error instanceof InsertError) state.report.documents += error.written;
@@ -247,12 +259,44 @@ export async function restoreEvents(
     }
   }
 
+  const resumed = options.resume?.inProgress;
+  if (resumed && client && !dryRun) {
+    // Taken over from the step before: its temporary collection goes on filling from the checkpoint.
+    const state = resumedState(resumed);
+    plan.add(state.source);
+    state.ready = checkResumedStaging(client, state, resumed.documents).then((duplicates) => {
+      state.duplicatesAreWritten = duplicates;
+    });
+    state.ready.catch(fail);
+    states.set(`${state.source.db}\u0000${state.source.collection}`, state);
+  }
+  let stopped: RestoreStop | undefined;
+  const stopHere = async (index: number): Promise<boolean> => {
+    for (const state of states.values()) await flush(state);
+    await Promise.allSettled([
+      ...[...states.values()].flatMap((state) => [state.ready, ...state.inFlight]),
+      ...finishing,
+    ]);
+    if (failure) return false;
+    // The one collection whose end the reader has not reached (ours holds one .bson at a time).
+    const open = [...states.values()].filter(
+      (state) => state.verified === undefined && state.report.type !== "view", // a view is whole once created
+    );
+    if (open.some((state) => !state.staged)) return false; // written in place: it cannot be taken over
+    stopped = { checkpoint: index, ...(open[0] ? { inProgress: inProgressOf(open[0]) } : {}) };
+    return true;
+  };
+
   try {
     if (!failure || dryRun) {
       for await (const event of events) {
         settleVerification();
         if (failure && !dryRun) break;
-        if (event.type === "manifest" || event.type === "checkpoint") continue;
+        if (event.type === "manifest") continue;
+        if (event.type === "checkpoint") {
+          if (!dryRun && options.stopAt?.(event) && (await stopHere(event.index))) break;
+          continue;
+        }
         const key = `${event.db}\u0000${event.collection}`;
         const source = { db: event.db, collection: event.collection };
         if (event.type === "collection-metadata") {
@@ -306,6 +350,8 @@ export async function restoreEvents(
         const state = states.get(key);
         if (!state) {
           if (skipped.some((skip) => skip.namespace === formatNamespace(source))) continue;
+          // Resumed inside a namespace that the step before did not restore (a system collection).
+          if (options.resume && decideNamespace(source, selection).kind !== "restore") continue;
           throw new ArchiveError("documents appear before the collection's metadata", {
             namespace: formatNamespace(source),
           });
@@ -346,7 +392,7 @@ export async function restoreEvents(
   settleVerification(new Error(failure?.message ?? "restore stopped"));
   const inFlight = [...states.values()].flatMap((state) => [state.ready, ...state.inFlight]);
   await Promise.allSettled([...inFlight, ...finishing]);
-  if (!failure) {
+  if (!failure && !stopped) {
     const unfinished = [...states.values()].filter((state) => state.report.status !== "completed");
     if (!dryRun && unfinished.length > 0) {
       fail(new ArchiveError(`the archive ended before the end of ${unfinished[0]!.report.source}`));
@@ -399,5 +445,6 @@ export async function restoreEvents(
     },
     durationMs: Date.now() - started,
     failure,
+    ...(stopped && !failure ? { stopped } : {}),
   };
 }

@@ -31,6 +31,8 @@ export interface NamespaceState {
   received: number;
   indexes: ReturnType<typeof indexesToBuild>;
   hasValidator: boolean;
+  /** Resumed after a crash past the checkpoint: documents already in count as written (see resume.ts). */
+  duplicatesAreWritten?: boolean;
   /** Settles once the reader has moved past the namespace's end without error (its checks passed). */
   verified?: Deferred;
 }

@@ -17,6 +17,8 @@ if (typeof DocumentSequence !== "function") {
   );
 }
 
+const DUPLICATE_KEY = 11000;
+
 /**
  * A write the server refused; names the namespace and the first offending document's position. `written` is
  * how many documents of the command the server accepted all the same (its `n`).
@@ -44,7 +46,15 @@ export async function insertRawDocuments(
   db: Db,
   collection: string,
   runs: readonly DocumentRun[],
-  options: { bypassDocumentValidation?: boolean; shownAs?: string } = {},
+  options: {
+    bypassDocumentValidation?: boolean;
+    shownAs?: string;
+    /**
+     * A step retried after a crash may find documents of this batch already in (`_id` unique): duplicate-key
+     * refusals then count as written.
+     */
+    duplicatesAreWritten?: boolean;
+  } = {},
 ): Promise<number> {
   const count = runs.reduce((sum, run) => sum + run.count, 0);
   if (count === 0) return 0;
@@ -67,8 +77,13 @@ export async function insertRawDocuments(
     );
   }
   // The server's own count of what it wrote: with ordered: false, the documents around a refused one are in.
-  const written = typeof reply.n === "number" ? reply.n : Number(reply.n ?? 0);
-  const writeErrors = Array.isArray(reply.writeErrors) ? (reply.writeErrors as Document[]) : [];
+  let written = typeof reply.n === "number" ? reply.n : Number(reply.n ?? 0);
+  let writeErrors = Array.isArray(reply.writeErrors) ? (reply.writeErrors as Document[]) : [];
+  if (options.duplicatesAreWritten) {
+    const others = writeErrors.filter((error) => error.code !== DUPLICATE_KEY);
+    written += writeErrors.length - others.length;
+    writeErrors = others;
+  }
   if (writeErrors.length > 0) {
     const first = writeErrors[0]!;
     throw new InsertError(

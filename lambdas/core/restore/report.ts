@@ -1,5 +1,6 @@
 import type { ArchiveFormat } from "../archive/events";
 import { TargetNotEmptyError } from "./plan";
+import type { RestoreStop } from "./resume";
 
 /**
  * What a restore did, namespace by namespace, so that after a failure the operator knows exactly what is
@@ -55,6 +56,8 @@ export interface RestoreReport {
   totals: { namespaces: number; documents: number; bytes: number };
   durationMs: number;
   failure?: RestoreFailure;
+  /** The restore stopped at a checkpoint (`stopAt`), everything before it written; it goes on from there. */
+  stopped?: RestoreStop;
 }
 
 function list(names: string[]): string {
