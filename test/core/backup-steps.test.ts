@@ -9,13 +9,15 @@ import {
   ListMultipartUploadsCommand,
   ListPartsCommand,
 } from "@aws-sdk/client-s3";
-import { Binary, Double, Int32, Long, MongoClient, ObjectId } from "mongodb";
+import { Binary, BSON, Double, Int32, Long, MongoClient, ObjectId } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "../../lambdas/adapters/aws-clients";
 import { S3Target } from "../../lambdas/adapters/s3-target";
 import type { BackupManifest } from "../../lambdas/core/archive/events";
 import { abandonBackup, runBackup, runBackupStep, type BackupStep } from "../../lambdas/core/backup/backup";
 import { BackupConflictError } from "../../lambdas/core/targets/target";
+import { FileTarget } from "../../lambdas/core/targets/file-target";
+import { verifyArchive } from "../../lambdas/core/verify/verify";
 import { cuttingProxy } from "../support/cutting-proxy";
 import { testEnv, uniqueName } from "../support/env";
 import { orderDocument, seedRandomCollection } from "../support/seed";
@@ -315,6 +317,38 @@ describe(
         expect(bsonDocuments(bson), collection).toEqual(await rawDocuments(client, db, collection));
       }
       expect(manifest?.totals.collections).toBe(5);
+    });
+
+    it("a file whose last document ends a segment: no checkpoint at the end of its data, and it verifies", async () => {
+      const edge = `${db}_edge`;
+      // 128 documents of exactly 1 KiB: the last one ends the second 64 KiB segment, at the end of the file.
+      const documents = Array.from({ length: 128 }, (_, i) => ({
+        _id: new Int32(i),
+        p: new Binary(Buffer.alloc(1002, i)),
+      }));
+      expect(BSON.calculateObjectSize(documents[0]!)).toBe(1024);
+      await client
+        .db(edge)
+        .collection("exact")
+        .insertMany(documents as never);
+      try {
+        const local = new FileTarget(join(work, "edge"));
+        const backup = await runBackup({
+          uri: env.mongodbUri,
+          target: local,
+          databases: [edge],
+          segmentBytes: 64 * 1024,
+        });
+        const entry = backup.manifest.collections[0]!;
+        expect(entry.segments?.map((segment) => segment.bytes)).toEqual([64 * 1024, 64 * 1024]);
+        expect(backup.manifest.archive!.checkpoints!.map((point) => point.file?.offset)).toEqual([64 * 1024]);
+        const [stored] = await local.list("daily");
+        const report = await verifyArchive(local, stored!.key);
+        expect(report.problem).toBeUndefined();
+        expect(report.ok).toBe(true);
+      } finally {
+        await client.db(edge).dropDatabase();
+      }
     });
 
     it("aborts the open upload when the workflow gives up", async () => {

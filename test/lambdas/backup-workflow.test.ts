@@ -28,9 +28,9 @@ async function rawDocuments(client: MongoClient, db: string, collection: string)
   return docs.sort();
 }
 
-/** What two backups of the same data share: all but times, names and the order collections finished in. */
+/** What two backups of the same data share: all but times, names, kinds and the order collections finished in. */
 function comparable(manifest: BackupManifest): unknown {
-  const { startedAt: _s, finishedAt: _f, archive: _a, name, ...rest } = manifest;
+  const { startedAt: _s, finishedAt: _f, archive: _a, kind: _k, name, ...rest } = manifest;
   const collections = rest.collections
     .map((entry) => ({
       ...entry,
