@@ -127,4 +127,18 @@ describe("a backup in steps, when a step fails and is retried", { timeout: 600_0
     const bson = await readFile(join(work, name, name, db, "orders.bson"));
     expect(bsonDocuments(bson)).toEqual(await rawDocuments(client, db, "orders"));
   });
+
+  it("the result of a backup in steps gives the whole backup's duration, not its last step's", async () => {
+    const name = "duration";
+    const first = await runBackupStep({ ...stepOptions(name), target: target() });
+    expect(first.done).toBe(false);
+    if (first.done) return;
+    // The workflow's steps are apart in time (Lambda start, Step Functions transitions).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const done = await finish(name, first);
+    const manifest = done.result.manifest;
+    const whole = Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt);
+    expect(whole).toBeGreaterThanOrEqual(1500);
+    expect(done.result.durationMs).toBeGreaterThanOrEqual(whole - 1000);
+  });
 });
