@@ -130,7 +130,10 @@ export async function runBackupStep(options: BackupStepOptions): Promise<BackupS
         dataBytes: manifest.totals.bytes,
         collections: manifest.totals.collections,
         documents: manifest.totals.documents,
-        durationMs: Date.now() - startedMs,
+        // The whole backup's, over all its steps (the manifest's times are the run's).
+        durationMs: options.resume
+          ? Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt)
+          : Date.now() - startedMs,
         manifest,
         removedAbandoned,
       },
@@ -219,6 +222,8 @@ class ArchiveRun {
   private readonly segmentBytes: number;
   /** Set when a checkpoint decided to stop: nothing more is written in this step. */
   private stopped: { open?: OpenCollection } | undefined;
+  /** Set once the upload is complete: the archive object exists from then on. */
+  private completed = false;
 
   private constructor(
     private readonly client: MongoClient,
@@ -354,7 +359,10 @@ class ArchiveRun {
       // The store's own failure (or the interruption) is the cause; what the writer saw after it says less.
       const cause = tar.storeFailure ?? failure ?? error;
       tar.destroy();
-      await upload.abort(cause);
+      // A later step's upload is the run's, not this invocation's: the workflow retries this step from the
+      // same event, which goes on with it (and a run given up aborts it). Once complete, the archive this
+      // step created is removed as in a one-shot run.
+      if (info.step === 1 || this.completed) await upload.abort(cause);
       throw cause;
     } finally {
       options.signal?.removeEventListener("abort", stop);
@@ -525,6 +533,7 @@ class ArchiveRun {
     await tar.file(`${info.name}/${MANIFEST_ENTRY}`, manifestJson, manifestJson.length);
     await tar.end();
     const stored = await upload.complete();
+    this.completed = true;
     manifest.archive = this.checkpoints.length > 0 ? { ...stored, checkpoints: this.checkpoints } : stored;
     this.options.signal?.throwIfAborted();
     const url = await upload.commit(manifest);
