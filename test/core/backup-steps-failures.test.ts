@@ -3,12 +3,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CreateBucketCommand, GetObjectCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "../../lambdas/adapters/aws-clients";
 import { S3Target } from "../../lambdas/adapters/s3-target";
 import { runBackupStep, type BackupStep } from "../../lambdas/core/backup/backup";
+import { BackupConflictError } from "../../lambdas/core/targets/target";
 import type { ArchiveUpload, BackupTarget } from "../../lambdas/core/targets/target";
 import { testEnv, uniqueName } from "../support/env";
 import { orderDocument } from "../support/seed";
@@ -140,5 +141,27 @@ describe("a backup in steps, when a step fails and is retried", { timeout: 600_0
     const whole = Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt);
     expect(whole).toBeGreaterThanOrEqual(1500);
     expect(done.result.durationMs).toBeGreaterThanOrEqual(whole - 1000);
+  });
+
+  it("of two runs of one backup in steps, the one that lost leaves no upload open", async () => {
+    const name = "two-runs";
+    const runs: (BackupStep | Error | undefined)[] = [undefined, undefined];
+    const finished = (step: BackupStep | Error | undefined) => step instanceof Error || step?.done === true;
+    while (!runs.every(finished)) {
+      for (const index of [0, 1]) {
+        const step = runs[index];
+        if (finished(step)) continue;
+        runs[index] = await runBackupStep({
+          ...stepOptions(name),
+          target: target(),
+          resume: step && !(step instanceof Error) && !step.done ? step.continuation : undefined,
+        }).catch((error: Error) => error);
+      }
+    }
+    expect((runs.find((step) => step instanceof Error) as Error).cause).toBeInstanceOf(BackupConflictError);
+    const uploads = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `app/daily/${name}` }),
+    );
+    expect(uploads.Uploads ?? []).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { archiveName, collectionFileName, MANIFEST_ENTRY } from "../archive/name
 import type { ParallelGzipOptions } from "../archive/parallel-gzip";
 import { clearAbandonedSpools } from "../targets/partial-files";
 import { SEGMENT_BYTES } from "../archive/segments";
-import type { ArchiveUpload, BackupTarget } from "../targets/target";
+import { BackupConflictError, type ArchiveUpload, type BackupTarget } from "../targets/target";
 import { TarWriter, type OpenEntry, type OpenEntryState, type TarState } from "./archive-writer";
 import { CollectionReader, readWhole, type CollectionSummary, type ReadPosition } from "./collection-dump";
 import { decodeContinuation, encodeContinuation } from "./continuation";
@@ -360,9 +360,10 @@ class ArchiveRun {
       const cause = tar.storeFailure ?? failure ?? error;
       tar.destroy();
       // A later step's upload is the run's, not this invocation's: the workflow retries this step from the
-      // same event, which goes on with it (and a run given up aborts it). Once complete, the archive this
-      // step created is removed as in a one-shot run.
-      if (info.step === 1 || this.completed) await upload.abort(cause);
+      // same event, which goes on with it (and a run given up aborts it). A run that lost to another one is
+      // over, and once complete, the archive this step created is removed, as in a one-shot run.
+      if (info.step === 1 || this.completed || cause instanceof BackupConflictError)
+        await upload.abort(cause);
       throw cause;
     } finally {
       options.signal?.removeEventListener("abort", stop);
