@@ -164,4 +164,31 @@ describe("a backup in steps, when a step fails and is retried", { timeout: 600_0
     );
     expect(uploads.Uploads ?? []).toEqual([]);
   });
+
+  it("keeps nothing of the connection string in a step's stored state or its result", async () => {
+    const name = "no-secrets";
+    const uri = new URL(env.mongodbAuthUri);
+    const authDb = uniqueName("bkstepauth").replaceAll("-", "_");
+    const auth = await MongoClient.connect(env.mongodbAuthUri);
+    try {
+      const orders = Array.from({ length: 3000 }, (_, i) => orderDocument(i));
+      await auth.db(authDb).collection("orders").insertMany(orders);
+      const first = await runBackupStep({
+        ...stepOptions(name),
+        uri: env.mongodbAuthUri,
+        databases: [authDb],
+        target: target(),
+      });
+      expect(first.done).toBe(false);
+      if (first.done) return;
+      const state = (await target().loadContinuation(first.continuation)).toString("latin1");
+      for (const secret of [decodeURIComponent(uri.password), decodeURIComponent(uri.username), uri.host]) {
+        expect(state).not.toContain(secret);
+        expect(JSON.stringify(first)).not.toContain(secret);
+      }
+    } finally {
+      await auth.db(authDb).dropDatabase();
+      await auth.close();
+    }
+  });
 });
