@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runBackupStep, type BackupStep } from "../../lambdas/core/backup/backup";
+import { abandonBackup, runBackupStep, type BackupStep } from "../../lambdas/core/backup/backup";
 import { decodeContinuation } from "../../lambdas/core/backup/continuation";
 import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
@@ -48,5 +48,21 @@ describe("a backup in steps to a directory, when a step is retried", { timeout: 
     const report = await verifyArchive(target, backup!.key);
     expect(report.problem).toBeUndefined();
     expect(report.ok).toBe(true);
+  });
+
+  it("abandons a run twice (the abandon call is retried) without failing", async () => {
+    const target = new FileTarget(root);
+    const options = {
+      uri: env.mongodbUri,
+      target,
+      databases: [db],
+      name: "abandoned",
+      segmentBytes: SEGMENT,
+    };
+    const first = await runBackupStep({ ...options, remainingMs: () => 1000, marginMs: 10_000 });
+    expect(first.done).toBe(false);
+    if (first.done) return;
+    await abandonBackup(target, first.continuation);
+    await expect(abandonBackup(target, first.continuation)).resolves.toBeUndefined();
   });
 });
