@@ -9,7 +9,7 @@ import { archiveName, collectionFileName, MANIFEST_ENTRY } from "../archive/name
 import type { ParallelGzipOptions } from "../archive/parallel-gzip";
 import { clearAbandonedSpools } from "../targets/partial-files";
 import { SEGMENT_BYTES } from "../archive/segments";
-import type { ArchiveUpload, BackupTarget } from "../targets/target";
+import { BackupConflictError, type ArchiveUpload, type BackupTarget } from "../targets/target";
 import { TarWriter, type OpenEntry, type OpenEntryState, type TarState } from "./archive-writer";
 import { CollectionReader, readWhole, type CollectionSummary, type ReadPosition } from "./collection-dump";
 import { decodeContinuation, encodeContinuation } from "./continuation";
@@ -130,7 +130,10 @@ export async function runBackupStep(options: BackupStepOptions): Promise<BackupS
         dataBytes: manifest.totals.bytes,
         collections: manifest.totals.collections,
         documents: manifest.totals.documents,
-        durationMs: Date.now() - startedMs,
+        // The whole backup's, over all its steps (the manifest's times are the run's).
+        durationMs: options.resume
+          ? Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt)
+          : Date.now() - startedMs,
         manifest,
         removedAbandoned,
       },
@@ -217,10 +220,10 @@ class ArchiveRun {
   private lastCheckpointTar: number;
   private readonly clock: StepClock;
   private readonly segmentBytes: number;
-  /** Whether this step goes on with an upload an earlier step started. */
-  private readonly resumed: boolean;
   /** Set when a checkpoint decided to stop: nothing more is written in this step. */
   private stopped: { open?: OpenCollection } | undefined;
+  /** Set once the upload is complete: the archive object exists from then on. */
+  private completed = false;
 
   private constructor(
     private readonly client: MongoClient,
@@ -237,7 +240,6 @@ class ArchiveRun {
     private readonly open: OpenCollection | undefined,
     saved?: SavedRun,
   ) {
-    this.resumed = saved !== undefined;
     this.entries = saved ? [...saved.entries] : [];
     this.checkpoints = saved ? [...saved.checkpoints] : [];
     this.lastCheckpointTar = saved?.lastCheckpointTar ?? 0;
@@ -357,10 +359,11 @@ class ArchiveRun {
       // The store's own failure (or the interruption) is the cause; what the writer saw after it says less.
       const cause = tar.storeFailure ?? failure ?? error;
       tar.destroy();
-      // A step resumed from a continuation leaves the upload to its retry (the same continuation names it);
-      // the workflow's abandon, or the bucket's lifecycle rule, removes it if no retry succeeds. An upload
-      // this step started is of no use to anyone: a retried first step starts its own.
-      if (!this.resumed) await upload.abort(cause);
+      // A later step's upload is the run's, not this invocation's: the workflow retries this step from the
+      // same event, which goes on with it (and a run given up aborts it). A run that lost to another one is
+      // over, and once complete, the archive this step created is removed, as in a one-shot run.
+      if (info.step === 1 || this.completed || cause instanceof BackupConflictError)
+        await upload.abort(cause);
       throw cause;
     } finally {
       options.signal?.removeEventListener("abort", stop);
@@ -535,6 +538,7 @@ class ArchiveRun {
     await tar.file(`${info.name}/${MANIFEST_ENTRY}`, manifestJson, manifestJson.length);
     await tar.end();
     const stored = await upload.complete();
+    this.completed = true;
     manifest.archive = this.checkpoints.length > 0 ? { ...stored, checkpoints: this.checkpoints } : stored;
     this.options.signal?.throwIfAborted();
     const url = await upload.commit(manifest);

@@ -64,8 +64,21 @@ export function afterIdFilter(lastId: unknown, rareTypes = true): Document {
   const later = TYPE_ORDER.slice(bracketOf(lastId) + 1)
     .flat()
     .filter((type) => rareTypes || !RARE_TYPES.includes(type));
-  const sameBracket = { _id: { $gt: lastId } };
+  // `$gt: NaN` matches no number (NaN compares false with every other number), while NaN sorts first among
+  // the numbers: after it, every number but NaN (at most one NaN `_id`: all NaNs are equal) comes.
+  const sameBracket = isNaNumber(lastId)
+    ? { _id: { $gte: Number.NEGATIVE_INFINITY } }
+    : { _id: { $gt: lastId } };
   return later.length === 0 ? sameBracket : { $or: [sameBracket, { _id: { $type: later } }] };
+}
+
+/** A numeric `_id` that is NaN (a double's or a Decimal128's). */
+function isNaNumber(value: unknown): boolean {
+  if (typeof value === "number") return Number.isNaN(value);
+  const bsonType = (value as { _bsontype?: string } | null | undefined)?._bsontype;
+  if (bsonType === "Double") return Number.isNaN((value as { value: number }).value);
+  if (bsonType === "Decimal128") return /nan/i.test(String(value));
+  return false;
 }
 
 /** Canonical Extended JSON keeps the exact BSON type of an `_id` across invocations. */

@@ -208,6 +208,8 @@ export class FileTarget implements BackupTarget {
         await writeAt(bytes, hole.offset);
       },
       complete: async () => {
+        // A crashed attempt of a step (a retry resumed before it) may have written on past this archive's end.
+        await handle.truncate(size);
         await handle.sync();
         await close();
         const sha256 = await digest.finish(size, async (offset) =>
