@@ -18,7 +18,6 @@ import { abandonBackup, runBackup, runBackupStep, type BackupStep } from "../../
 import { BackupConflictError } from "../../lambdas/core/targets/target";
 import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
-import { cuttingProxy } from "../support/cutting-proxy";
 import { testEnv, uniqueName } from "../support/env";
 import { orderDocument, seedRandomCollection } from "../support/seed";
 
@@ -276,47 +275,6 @@ describe(
         const bson = await readFile(join(files, `${collection}.bson`));
         expect(bsonDocuments(bson), collection).toEqual(await rawDocuments(client, db, collection));
       }
-    });
-
-    it("a resumed step that fails (S3 cut mid-part) leaves the upload to its retry, which completes the backup", async () => {
-      const name = "failed-step";
-      const common = { uri: env.mongodbUri, databases: [db], name, segmentBytes: SEGMENT };
-      const first = await runBackupStep({
-        ...common,
-        target: target(),
-        remainingMs: () => 1000,
-        marginMs: 10_000,
-      });
-      expect(first.done).toBe(false);
-      const proxy = await cuttingProxy(env.awsEndpointUrl, { requestBytes: 1024 * 1024 });
-      try {
-        const cut = new S3Target({
-          bucket,
-          prefix: "app/",
-          partSize: 5 * 1024 * 1024,
-          client: createS3Client({ endpoint: proxy.endpoint, maxAttempts: 2 }),
-        });
-        const failed = await runBackupStep({
-          ...common,
-          target: cut,
-          resume: !first.done ? first.continuation : undefined,
-          remainingMs: () => Number.POSITIVE_INFINITY,
-        }).then(
-          () => undefined,
-          (error: Error) => error,
-        );
-        expect(failed?.message).toMatch(/cannot upload part \d+/);
-      } finally {
-        proxy.server.close();
-      }
-      // The retry: the same continuation, S3 reachable again.
-      const { manifest } = await stepped(name, first);
-      const files = await extract(name);
-      for (const collection of ["orders", "blobs"]) {
-        const bson = await readFile(join(files, `${collection}.bson`));
-        expect(bsonDocuments(bson), collection).toEqual(await rawDocuments(client, db, collection));
-      }
-      expect(manifest?.totals.collections).toBe(5);
     });
 
     it("a file whose last document ends a segment: no checkpoint at the end of its data, and it verifies", async () => {

@@ -152,8 +152,12 @@ export async function runBackupStep(options: BackupStepOptions): Promise<BackupS
 export async function abandonBackup(target: BackupTarget, continuation: string): Promise<void> {
   const { fields, upload } = decodeContinuation(await target.loadContinuation(continuation), continuation);
   const saved = fields as unknown as SavedRun;
-  const resumed = await target.resumeArchive(saved.kind, saved.name, upload);
-  await resumed.abort(new Error("the backup's workflow gave up"));
+  const resumed = await target.resumeArchive(saved.kind, saved.name, upload).catch((error: unknown) => {
+    // Already gone: an earlier abandon call, or another run, finished with it.
+    if (error instanceof BackupConflictError) return undefined;
+    throw error;
+  });
+  await resumed?.abort(new Error("the backup's workflow gave up"));
 }
 
 interface RunInfo {

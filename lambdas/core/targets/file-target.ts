@@ -129,7 +129,10 @@ export class FileTarget implements BackupTarget {
     const { partial, size } = state.fields as { partial: string; size: number };
     if (dirname(partial) !== dirname(this.pathOf(key)))
       throw new Error(`continuation names ${partial}, not ${key}`);
-    const handle = await open(partial, "r+").catch((error: Error) => {
+    const handle = await open(partial, "r+").catch((error: NodeJS.ErrnoException) => {
+      // As S3 says of an upload completed or aborted meanwhile: this run's archive is no longer being written.
+      if (error.code === "ENOENT")
+        throw new BackupConflictError(`${partial} no longer exists`, { cause: error });
       throw new Error(`cannot reopen ${partial}: ${error.message}`);
     });
     return this.archiveUpload(key, partial, handle, size, ArchiveDigest.resumed());
