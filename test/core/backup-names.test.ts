@@ -13,6 +13,7 @@ import { restoreArchive } from "../../lambdas/core/restore/restore-archive";
 import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
 import { testEnv, uniqueName } from "../support/env";
+import { rawDocuments } from "../support/documents";
 
 const run = promisify(execFile);
 const env = testEnv();
@@ -27,16 +28,6 @@ const LONG_NAMES = [
   "!".repeat(80),
   `${"!".repeat(79)}a`,
 ];
-
-async function rawDocuments(client: MongoClient, db: string, collection: string): Promise<string[]> {
-  const docs: string[] = [];
-  for await (const doc of client
-    .db(db)
-    .collection(collection)
-    .find({}, { raw: true }) as AsyncIterable<Uint8Array>)
-    docs.push(Buffer.from(doc).toString("hex"));
-  return docs.sort();
-}
 
 describe("collection names longer than a file name", () => {
   const db = uniqueName("bknames").replaceAll("-", "_");

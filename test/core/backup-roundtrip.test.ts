@@ -10,16 +10,10 @@ import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { readArchive } from "../../lambdas/core/archive/read-archive";
 import { testEnv, uniqueName } from "../support/env";
 import { seedDatabases, type SeedResult } from "../support/seed";
+import { rawDocuments } from "../support/documents";
 
 const run = promisify(execFile);
 const env = testEnv();
-
-async function rawDocuments(client: MongoClient, db: string, collection: string): Promise<string[]> {
-  const cursor = client.db(db).collection(collection).find({}, { raw: true });
-  const docs: string[] = [];
-  for await (const doc of cursor as AsyncIterable<Uint8Array>) docs.push(Buffer.from(doc).toString("hex"));
-  return docs.sort();
-}
 
 function indexSummary(indexes: Document[]): string[] {
   return indexes

@@ -11,6 +11,7 @@ import { S3Target } from "../../lambdas/adapters/s3-target";
 import type { BackupManifest } from "../../lambdas/core/archive/events";
 import { runBackup, runBackupStep, type BackupStep } from "../../lambdas/core/backup/backup";
 import { testEnv, uniqueName } from "../support/env";
+import { bsonDocuments } from "../support/documents";
 
 const run = promisify(execFile);
 const env = testEnv();
@@ -46,16 +47,6 @@ function sized(index: number): Document {
   doc.p = "x".repeat(DOCUMENT - BSON.calculateObjectSize(doc));
   expect(BSON.calculateObjectSize(doc)).toBe(DOCUMENT);
   return doc;
-}
-
-function bsonDocuments(bytes: Buffer): string[] {
-  const docs: string[] = [];
-  for (let at = 0; at < bytes.length;) {
-    const length = bytes.readInt32LE(at);
-    docs.push(bytes.subarray(at, at + length).toString("hex"));
-    at += length;
-  }
-  return docs.sort();
 }
 
 function comparable(manifest: BackupManifest): unknown {

@@ -13,30 +13,11 @@ import { BackupConflictError } from "../../lambdas/core/targets/target";
 import type { ArchiveUpload, BackupTarget } from "../../lambdas/core/targets/target";
 import { testEnv, uniqueName } from "../support/env";
 import { orderDocument } from "../support/seed";
+import { bsonDocuments, rawDocuments } from "../support/documents";
 
 const run = promisify(execFile);
 const env = testEnv();
 const SEGMENT = 512 * 1024;
-
-async function rawDocuments(client: MongoClient, db: string, collection: string): Promise<string[]> {
-  const docs: string[] = [];
-  for await (const doc of client
-    .db(db)
-    .collection(collection)
-    .find({}, { raw: true }) as AsyncIterable<Uint8Array>)
-    docs.push(Buffer.from(doc).toString("hex"));
-  return docs.sort();
-}
-
-function bsonDocuments(bytes: Buffer): string[] {
-  const docs: string[] = [];
-  for (let at = 0; at < bytes.length;) {
-    const length = bytes.readInt32LE(at);
-    docs.push(bytes.subarray(at, at + length).toString("hex"));
-    at += length;
-  }
-  return docs.sort();
-}
 
 /** A target whose resumed upload fails its first write, as S3 does after the SDK's retries (503 SlowDown). */
 function failingOnceOnResume(target: S3Target): BackupTarget {

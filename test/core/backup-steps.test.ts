@@ -20,6 +20,7 @@ import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
 import { testEnv, uniqueName } from "../support/env";
 import { orderDocument, seedRandomCollection } from "../support/seed";
+import { bsonDocuments, rawDocuments } from "../support/documents";
 
 const run = promisify(execFile);
 const env = testEnv();
@@ -41,27 +42,6 @@ function mixedId(index: number): unknown {
     default:
       return Long.fromNumber(index * 1_000_000_007);
   }
-}
-
-async function rawDocuments(client: MongoClient, db: string, collection: string): Promise<string[]> {
-  const docs: string[] = [];
-  for await (const doc of client
-    .db(db)
-    .collection(collection)
-    .find({}, { raw: true }) as AsyncIterable<Uint8Array>)
-    docs.push(Buffer.from(doc).toString("hex"));
-  return docs.sort();
-}
-
-/** Documents of a .bson file, as sorted hex. */
-function bsonDocuments(bytes: Buffer): string[] {
-  const docs: string[] = [];
-  for (let at = 0; at < bytes.length;) {
-    const length = bytes.readInt32LE(at);
-    docs.push(bytes.subarray(at, at + length).toString("hex"));
-    at += length;
-  }
-  return docs.sort();
 }
 
 /** The manifest without what differs between two runs: times, and the order collections finished in. */

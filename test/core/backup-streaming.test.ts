@@ -20,21 +20,12 @@ import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
 import { testEnv, uniqueName } from "../support/env";
 import { seedRandomCollection } from "../support/seed";
+import { rawDocuments } from "../support/documents";
 
 const run = promisify(execFile);
 const env = testEnv();
 const PART = 5 * 1024 * 1024;
 const NOW = () => new Date("2024-06-01T02:00:00Z");
-
-async function rawDocuments(client: MongoClient, db: string, collection: string): Promise<string[]> {
-  const docs: string[] = [];
-  for await (const doc of client
-    .db(db)
-    .collection(collection)
-    .find({}, { raw: true }) as AsyncIterable<Uint8Array>)
-    docs.push(Buffer.from(doc).toString("hex"));
-  return docs.sort();
-}
 
 /** How many gzip members a stream holds (each inflated by zlib to find where it ends; no extra fields). */
 function memberCount(gz: Buffer): number {

@@ -16,17 +16,11 @@ import { orderDocument } from "../support/seed";
 import { runJobWorkflow, StepCrash } from "../support/workflow-driver";
 import { createBucket, createSecret, credentialsFor } from "./support/aws";
 import { captureOutput, coldStart, invoke, type Env } from "./support/invoke";
+import { rawDocuments } from "../support/documents";
 
 const run = promisify(execFile);
 const services = testEnv();
 const ORDERS = 100_000;
-
-async function rawDocuments(client: MongoClient, db: string, collection: string): Promise<string[]> {
-  const docs: string[] = [];
-  const cursor = client.db(db).collection(collection).find({}, { raw: true }) as AsyncIterable<Uint8Array>;
-  for await (const doc of cursor) docs.push(Buffer.from(doc).toString("hex"));
-  return docs.sort();
-}
 
 /** What two backups of the same data share: all but times, names, kinds and the order collections finished in. */
 function comparable(manifest: BackupManifest): unknown {
