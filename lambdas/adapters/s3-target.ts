@@ -145,14 +145,8 @@ export class S3Target implements BackupTarget {
   }
 
   /** Under `.atlas-ops/continuations/`, which the bucket's lifecycle rule expires; encrypted like the archives. */
-  async saveContinuation(
-    kind: BackupKind,
-    name: string,
-    run: string,
-    step: number,
-    bytes: Buffer,
-  ): Promise<string> {
-    const key = `${this.prefix}${CONTINUATIONS_PREFIX}${kind}/${name}/${run}/${String(step).padStart(5, "0")}.state`;
+  async saveContinuation(relativeKey: string, bytes: Buffer): Promise<void> {
+    const key = `${this.prefix}${relativeKey}`;
     await this.s3(`store s3://${this.bucket}/${key}`, () =>
       this.client.send(
         new PutObjectCommand({
@@ -164,7 +158,6 @@ export class S3Target implements BackupTarget {
         }),
       ),
     );
-    return key.slice(this.prefix.length);
   }
 
   async loadContinuation(key: string): Promise<Buffer> {

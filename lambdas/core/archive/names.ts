@@ -93,3 +93,8 @@ export function unescapeCollectionName(fileName: string): string {
 
 /** Where a backup that spans invocations keeps its state between them, under the target's prefix. */
 export const CONTINUATIONS_PREFIX = ".atlas-ops/continuations/";
+
+/** The key, relative to a target, of the state a backup's step `step` of run `run` leaves for the next. */
+export function continuationKey(kind: string, name: string, run: string, step: number): string {
+  return `${CONTINUATIONS_PREFIX}${kind}/${name}/${run}/${String(step).padStart(5, "0")}.state`;
+}

@@ -5,7 +5,7 @@ import { redactSecrets } from "../mongo/uri";
 import type { BackupKind, BackupManifest, Checkpoint, ManifestCollection } from "../archive/events";
 import { encodeManifest } from "../archive/manifest";
 import { encodeMetadata } from "../archive/metadata";
-import { archiveName, collectionFileName, MANIFEST_ENTRY } from "../archive/names";
+import { archiveName, collectionFileName, continuationKey, MANIFEST_ENTRY } from "../archive/names";
 import type { ParallelGzipOptions } from "../archive/parallel-gzip";
 import { clearAbandonedSpools } from "../targets/partial-files";
 import { SEGMENT_BYTES } from "../archive/segments";
@@ -499,11 +499,9 @@ class ArchiveRun {
       lastCheckpointTar: this.lastCheckpointTar,
       tar,
     };
-    const continuation = await this.options.target.saveContinuation(
-      this.info.kind,
-      this.info.name,
-      this.info.run,
-      this.info.step,
+    const continuation = continuationKey(this.info.kind, this.info.name, this.info.run, this.info.step);
+    await this.options.target.saveContinuation(
+      continuation,
       encodeContinuation(saved as unknown as Record<string, unknown>, upload),
     );
     return {

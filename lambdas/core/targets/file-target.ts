@@ -138,21 +138,13 @@ export class FileTarget implements BackupTarget {
     return this.archiveUpload(key, partial, handle, size, ArchiveDigest.resumed());
   }
 
-  async saveContinuation(
-    kind: BackupKind,
-    name: string,
-    run: string,
-    step: number,
-    bytes: Buffer,
-  ): Promise<string> {
-    const key = `${CONTINUATIONS_PREFIX}${kind}/${name}/${run}/${String(step).padStart(5, "0")}.state`;
+  async saveContinuation(key: string, bytes: Buffer): Promise<void> {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     const partial = `${path}${runSuffix()}`;
     await writeFile(partial, bytes, { flag: "wx" });
     await syncFile(partial);
     await rename(partial, path);
-    return key;
   }
 
   async loadContinuation(key: string): Promise<Buffer> {

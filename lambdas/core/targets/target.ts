@@ -87,11 +87,11 @@ export interface BackupTarget {
   /** Goes on with an upload an earlier invocation suspended. */
   resumeArchive(kind: BackupKind, name: string, state: UploadState): Promise<ArchiveUpload>;
   /**
-   * Stores a backup's continuation (written once per step: a retried step rewrites its own) and returns its key.
-   * `run` is the run's own id, so two runs of the same backup never read each other's state. The bytes hold
-   * archive data, so they are stored like the archive.
+   * Stores a backup's continuation under `key` (`continuationKey`, relative to the target: a run's own id and
+   * the step, so a retried step rewrites its own and two runs never read each other's). The bytes hold archive
+   * data, so they are stored like the archive.
    */
-  saveContinuation(kind: BackupKind, name: string, run: string, step: number, bytes: Buffer): Promise<string>;
+  saveContinuation(key: string, bytes: Buffer): Promise<void>;
   loadContinuation(key: string): Promise<Buffer>;
   /** Removes what interrupted runs left behind (partial files); returns what was removed. */
   clearAbandoned(): Promise<string[]>;
