@@ -8,10 +8,9 @@ import { Binary, BSON, Int32, MongoClient, ObjectId, Timestamp, type Document } 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "../../lambdas/adapters/aws-clients";
 import { S3Target } from "../../lambdas/adapters/s3-target";
-import type { BackupManifest } from "../../lambdas/core/archive/events";
 import { runBackup, runBackupStep, type BackupStep } from "../../lambdas/core/backup/backup";
 import { testEnv, uniqueName } from "../support/env";
-import { bsonDocuments } from "../support/documents";
+import { bsonDocuments, comparableManifest } from "../support/documents";
 
 const run = promisify(execFile);
 const env = testEnv();
@@ -47,20 +46,6 @@ function sized(index: number): Document {
   doc.p = "x".repeat(DOCUMENT - BSON.calculateObjectSize(doc));
   expect(BSON.calculateObjectSize(doc)).toBe(DOCUMENT);
   return doc;
-}
-
-function comparable(manifest: BackupManifest): unknown {
-  const { startedAt: _s, finishedAt: _f, archive: _a, name, ...rest } = manifest;
-  return {
-    ...rest,
-    collections: rest.collections
-      .map((entry) => ({
-        ...entry,
-        file: entry.file.slice(name.length),
-        metadataFile: entry.metadataFile.slice(name.length),
-      }))
-      .sort((a, b) => a.file.localeCompare(b.file)),
-  };
 }
 
 describe(
@@ -113,7 +98,7 @@ describe(
         expect(steps).toBeLessThan(50);
       } while (!step.done);
       expect(steps).toBeGreaterThanOrEqual(3);
-      expect(comparable(step.result.manifest)).toEqual(comparable(oneShot.manifest));
+      expect(comparableManifest(step.result.manifest)).toEqual(comparableManifest(oneShot.manifest));
       const exact = step.result.manifest.collections.find((entry) => entry.collection === "exact")!;
       expect(exact.segments?.map((segment) => segment.bytes)).toEqual([SEGMENT, SEGMENT]);
 

@@ -20,7 +20,7 @@ import { FileTarget } from "../../lambdas/core/targets/file-target";
 import { verifyArchive } from "../../lambdas/core/verify/verify";
 import { testEnv, uniqueName } from "../support/env";
 import { orderDocument, seedRandomCollection } from "../support/seed";
-import { bsonDocuments, rawDocuments } from "../support/documents";
+import { bsonDocuments, comparableManifest, rawDocuments } from "../support/documents";
 
 const run = promisify(execFile);
 const env = testEnv();
@@ -42,19 +42,6 @@ function mixedId(index: number): unknown {
     default:
       return Long.fromNumber(index * 1_000_000_007);
   }
-}
-
-/** The manifest without what differs between two runs: times, and the order collections finished in. */
-function comparable(manifest: BackupManifest): unknown {
-  const { startedAt: _s, finishedAt: _f, archive: _a, name: _n, ...rest } = manifest;
-  const collections = rest.collections
-    .map((entry) => ({
-      ...entry,
-      file: entry.file.replace(/^[^/]+/, ""),
-      metadataFile: entry.metadataFile.replace(/^[^/]+/, ""),
-    }))
-    .sort((a, b) => a.file.localeCompare(b.file));
-  return { ...rest, collections };
 }
 
 describe(
@@ -155,7 +142,7 @@ describe(
       });
       const { steps, manifest } = await stepped("in-steps");
       expect(steps).toBeGreaterThan(5);
-      expect(comparable(manifest)).toEqual(comparable(oneShot.manifest));
+      expect(comparableManifest(manifest)).toEqual(comparableManifest(oneShot.manifest));
       const orders = manifest.collections.find((entry) => entry.collection === "orders")!;
       expect(orders.segments!.length).toBeGreaterThan(2);
       expect(orders.sha256).toBeUndefined();
@@ -218,7 +205,7 @@ describe(
       expect(killed, stderr).toBe(true);
       const { manifest } = await stepped(name, first);
       const oneShot = await runBackup({ ...common, name: "crash-reference" });
-      expect(comparable(manifest)).toEqual(comparable(oneShot.manifest));
+      expect(comparableManifest(manifest)).toEqual(comparableManifest(oneShot.manifest));
       const files = await extract(name);
       const orders = await readFile(join(files, "orders.bson"));
       expect(bsonDocuments(orders)).toEqual(await rawDocuments(client, db, "orders"));

@@ -1,3 +1,4 @@
+import type { BackupManifest } from "../../lambdas/core/archive/events";
 import type { MongoClient } from "mongodb";
 
 /** A collection's documents as the server holds them, each as hex of its raw bytes, sorted (order aside). */
@@ -17,4 +18,18 @@ export function bsonDocuments(bytes: Buffer): string[] {
     at += length;
   }
   return docs.sort();
+}
+
+/** What two backups of the same data share: the manifest without times, the archive's name and fields, and
+ * the order collections finished in. */
+export function comparableManifest(manifest: BackupManifest): unknown {
+  const { startedAt: _s, finishedAt: _f, archive: _a, name, ...rest } = manifest;
+  const collections = rest.collections
+    .map((entry) => ({
+      ...entry,
+      file: entry.file.slice(name.length),
+      metadataFile: entry.metadataFile.slice(name.length),
+    }))
+    .sort((a, b) => a.file.localeCompare(b.file));
+  return { ...rest, collections };
 }
