@@ -4,7 +4,7 @@
 // older than the sources, the TypeScript runs through tsx instead, so a clone needs only `npm ci` and never
 // runs stale code.
 import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
+import module, { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +36,9 @@ function sourcesChangedSince(since) {
 const fromSource = existsSync(join(root, "cli/main.ts"));
 let main;
 if (existsSync(bundle) && !(fromSource && sourcesChangedSince(statSync(bundle).mtimeMs))) {
+  // V8's compiled code for the bundle, kept under the temp directory: a later start skips compiling some 3 MB
+  // of JavaScript (about 50 ms of CPU). Node leaves the cache off, without an error, where it cannot write it.
+  module.enableCompileCache?.();
   ({ main } = require(bundle));
 } else if (fromSource) {
   // The project is CommonJS, so tsx's require hook is all it needs (its import hook adds a loader thread).

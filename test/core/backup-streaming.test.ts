@@ -21,6 +21,7 @@ import { verifyArchive } from "../../lambdas/core/verify/verify";
 import { testEnv, uniqueName } from "../support/env";
 import { seedRandomCollection } from "../support/seed";
 import { rawDocuments } from "../support/documents";
+import { cuttingProxy } from "../support/cutting-proxy";
 
 const run = promisify(execFile);
 const env = testEnv();
@@ -131,6 +132,26 @@ describe("a collection larger than the read-ahead streams into the archive, with
       }
     } finally {
       await client.db(restoredDb).dropDatabase();
+    }
+  });
+
+  it("reads a collection the server reports larger than the read-ahead once, not its start twice", async () => {
+    // Every byte the server sends, counted at the socket.
+    const proxy = await cuttingProxy(`http://${new URL(env.mongodbUri).host}`, {});
+    try {
+      const result = await runBackup({
+        uri: `mongodb://${new URL(proxy.endpoint).host}/`,
+        target: new FileTarget(join(work, "read-once")),
+        databases: [db],
+        memoryThreshold: 1024 * 1024,
+        now: NOW,
+      });
+      const big = result.manifest.collections.find((c) => c.collection === "big")!;
+      // Before, the first ~4 MiB were read ahead, dropped at the threshold, and read again when streamed.
+      expect(proxy.bytesFromServer()).toBeGreaterThan(big.bytes);
+      expect(proxy.bytesFromServer()).toBeLessThan(big.bytes + 1024 * 1024);
+    } finally {
+      proxy.server.close();
     }
   });
 

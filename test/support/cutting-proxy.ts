@@ -6,10 +6,12 @@ export interface CuttingProxy {
   endpoint: string;
   /** Drops every stalled connection now, and any that stalls from now on at once, instead of after `stallMs`. */
   cut(): void;
+  /** Bytes the server sent back so far, over all connections. */
+  bytesFromServer(): number;
 }
 
 /**
- * A TCP proxy to `target` (an http URL) that cuts a connection once it has carried more than `requestBytes`
+ * A TCP proxy to `target` (an http URL, or any host and port written as one) that cuts a connection once it has carried more than `requestBytes`
  * towards the server (an upload dropped mid-part), or that stalls one after `responseBytes` back (a download
  * stopped mid-body) and drops it after `stallMs` or when `cut()` is called. Whatever is cut is cut at the
  * socket, as a network failure would, not by the server. With `goneAfterCut`, the first cut is a server that
@@ -28,6 +30,7 @@ export async function cuttingProxy(
   },
 ): Promise<CuttingProxy> {
   let matchingRequests = 0;
+  let fromServer = 0;
   const upstreamUrl = new URL(target);
   const stalled = new Set<() => void>();
   const open = new Set<Socket>();
@@ -55,6 +58,7 @@ export async function cuttingProxy(
       else upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
+      fromServer += chunk.length;
       if (dropOnReply) return drop();
       if (stalling) return;
       received += chunk.length;
@@ -89,5 +93,6 @@ export async function cuttingProxy(
       for (const drop of stalled) drop();
       stalled.clear();
     },
+    bytesFromServer: () => fromServer,
   };
 }

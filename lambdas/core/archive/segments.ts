@@ -42,10 +42,26 @@ export class SegmentHasher {
 
   /** Adds one whole document; true when a segment ends after it (a place a run may stop or resume). */
   add(document: Uint8Array): boolean {
+    return this.addRun(document, 1);
+  }
+
+  /**
+   * Bytes before the current segment can end: the document that reaches them ends it. A caller that hashes
+   * documents in runs cuts a run after that document (one hash update per run rather than per document).
+   */
+  get bytesToSegmentEnd(): number {
+    return (Math.floor(this.bytes / this.segmentBytes) + 1) * this.segmentBytes - this.bytes;
+  }
+
+  /**
+   * Adds whole documents laid end to end, of which at most the last reaches `bytesToSegmentEnd`; true when a
+   * segment ends after the run.
+   */
+  addRun(run: Uint8Array, documents: number): boolean {
     const start = this.bytes;
-    this.hash.update(document);
-    this.bytes += document.length;
-    this.documents += 1;
+    this.hash.update(run);
+    this.bytes += run.length;
+    this.documents += documents;
     if (Math.floor(this.bytes / this.segmentBytes) === Math.floor(start / this.segmentBytes)) return false;
     this.closeSegment();
     return true;

@@ -170,26 +170,37 @@ export class TarWriter {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Writes buffers gathered into ~1 MiB writes, so that each write is small and the backpressure is felt. */
+  /**
+   * Writes the parts in writes of about 1 MiB (under 2 MiB), so that each is small and the backpressure is
+   * felt: small parts are gathered into one write (a copy), larger ones are written as they are or cut into
+   * views (no copy).
+   */
   private async writeGrouped(parts: Buffer[]): Promise<number> {
     let total = 0;
     let group: Buffer[] = [];
     let groupBytes = 0;
     const flush = async (): Promise<void> => {
+      if (groupBytes === 0) return;
       await this.write(group.length === 1 ? group[0]! : Buffer.concat(group, groupBytes));
-      total += groupBytes;
       group = [];
       groupBytes = 0;
     };
     for (const part of parts) {
-      for (let at = 0; at < part.length; at += GROUP_BYTES) {
-        const slice = at === 0 && part.length <= GROUP_BYTES ? part : part.subarray(at, at + GROUP_BYTES);
-        group.push(slice);
-        groupBytes += slice.length;
+      total += part.length;
+      if (part.length < GROUP_BYTES / 2) {
+        group.push(part);
+        groupBytes += part.length;
         if (groupBytes >= GROUP_BYTES) await flush();
+        continue;
       }
+      await flush();
+      let at = 0;
+      for (; part.length - at >= 2 * GROUP_BYTES; at += GROUP_BYTES) {
+        await this.write(part.subarray(at, at + GROUP_BYTES));
+      }
+      await this.write(at === 0 ? part : part.subarray(at));
     }
-    if (groupBytes > 0) await flush();
+    await flush();
     return total;
   }
 

@@ -11,7 +11,13 @@ import { clearAbandonedSpools } from "../targets/partial-files";
 import { SEGMENT_BYTES } from "../archive/segments";
 import { BackupConflictError, type ArchiveUpload, type BackupTarget } from "../targets/target";
 import { TarWriter, type OpenEntry, type OpenEntryState, type TarState } from "./archive-writer";
-import { CollectionReader, readWhole, type CollectionSummary, type ReadPosition } from "./collection-dump";
+import {
+  CollectionReader,
+  readWhole,
+  reportedSize,
+  type CollectionSummary,
+  type ReadPosition,
+} from "./collection-dump";
 import { decodeContinuation, encodeContinuation } from "./continuation";
 import { chooseDatabases, listSourceCollections, serverVersion, type SourceCollection } from "./source";
 import { version as toolVersion } from "../../../package.json";
@@ -326,9 +332,12 @@ class ArchiveRun {
           const namespace = `${source.db}.${source.collection}`;
           options.onProgress?.({ type: "collection-started", namespace });
           // Small collections are read ahead while another one is being written; a larger one is streamed
-          // into the archive at its turn, without a copy anywhere.
-          const first = source.readFrom ? this.reader(source, { byId: false }) : undefined;
-          const whole = first ? await readWhole(first, readAhead) : undefined;
+          // into the archive at its turn.
+          // One the server reports as larger is streamed at once, not read ahead in part and read again.
+          const small =
+            source.readFrom !== undefined &&
+            ((await reportedSize(client, source.db, source.readFrom)) ?? 0) <= readAhead;
+          const whole = small ? await readWhole(this.reader(source, { byId: false }), readAhead) : undefined;
           // Entries go into the tar one collection at a time, in the order the reads finish.
           const turn = writing.then(async () => {
             if (this.stopped) return;
@@ -395,7 +404,7 @@ class ArchiveRun {
    */
   private async writeCollection(
     source: SourceCollection,
-    whole: { documents: Buffer[]; summary: CollectionSummary } | undefined,
+    whole: { runs: Buffer[]; summary: CollectionSummary } | undefined,
     resumed?: OpenCollection,
   ): Promise<boolean> {
     const { tar, info } = this;
@@ -408,7 +417,7 @@ class ArchiveRun {
     }
     let summary: CollectionSummary | undefined;
     if (whole) {
-      await tar.file(`${base}.bson`, whole.documents, whole.summary.bytes);
+      await tar.file(`${base}.bson`, whole.runs, whole.summary.bytes);
       summary = whole.summary;
     } else if (source.readFrom) {
       // Without an `_id` index the read is in natural order, which cannot be resumed: such a collection is
@@ -416,8 +425,8 @@ class ArchiveRun {
       const resumable = hasIdIndex(source);
       const streamed = this.reader(source, { byId: resumable, resume: resumed?.read });
       const entry: OpenEntry = resumed ? tar.resumeFile(resumed.entry) : await tar.openFile(`${base}.bson`);
-      for await (const batch of streamed.batches()) {
-        await entry.write(batch);
+      for await (const run of streamed.batches()) {
+        await entry.write([run]);
         if (!streamed.atSegmentEnd) continue;
         const read = streamed.position();
         if ((await this.checkpoint({ path: `${base}.bson`, read })) && resumable) {

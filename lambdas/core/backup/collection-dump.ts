@@ -68,10 +68,12 @@ export class CollectionReader {
   }
 
   /**
-   * The documents, a server batch at a time, cut where a segment ends (`atSegmentEnd` then says so). Stopping
-   * early closes the cursor.
+   * The documents, a server batch at a time, each batch as one buffer of its documents laid end to end (as in
+   * the `.bson`), cut where a segment ends (`atSegmentEnd` then says so). A batch's documents sit apart in the
+   * server's reply (each behind its array key), so they are copied once here, and that copy is what is hashed
+   * (one update per batch, not per document) and written. Stopping early closes the cursor.
    */
-  async *batches(): AsyncGenerator<Buffer[]> {
+  async *batches(): AsyncGenerator<Buffer> {
     const resume = this.options.resume;
     const collection = this.client.db(this.db).collection(this.readFrom);
     const filter: Document = resume
@@ -87,15 +89,21 @@ export class CollectionReader {
         const next = await this.read(() => source.next());
         if (next.done) break;
         let run: Buffer[] = [];
+        let runBytes = 0;
+        let toSegmentEnd = this.hasher.bytesToSegmentEnd;
         for (const document of next.value) {
-          run.push(this.take(document));
-          if (this.boundary) {
-            yield run;
+          this.take(document);
+          run.push(document);
+          runBytes += document.length;
+          if (runBytes >= toSegmentEnd) {
+            yield this.seal(run, runBytes);
             run = [];
+            runBytes = 0;
+            toSegmentEnd = this.hasher.bytesToSegmentEnd;
           }
         }
         this.boundary = false;
-        if (run.length > 0) yield run;
+        if (run.length > 0) yield this.seal(run, runBytes);
         this.report(false);
       }
       this.report(true);
@@ -133,18 +141,23 @@ export class CollectionReader {
     return this.bytes;
   }
 
-  private take(document: Buffer): Buffer {
-    // A view into the batch the driver received (not a copy): the batch holds little besides documents.
+  /** Checks, digests and counts one document (a view into the batch the driver received). */
+  private take(document: Buffer): void {
     if (document.length > MAX_DOCUMENT_BYTES) {
       throw new Error(
         `${this.namespace}: document #${this.digest.documents + 1} is ${document.length} bytes, above the BSON limit of ${MAX_DOCUMENT_BYTES}`,
       );
     }
-    this.boundary = this.hasher.add(document);
-    if (this.boundary) this.boundaryId = encodeId(idOf(document));
     this.digest.add(document);
     this.bytes += document.length;
-    return document;
+  }
+
+  /** The run's documents in one buffer, hashed into the current segment (which may end with the run). */
+  private seal(run: Buffer[], runBytes: number): Buffer {
+    const bytes = Buffer.concat(run, runBytes);
+    this.boundary = this.hasher.addRun(bytes, run.length);
+    if (this.boundary) this.boundaryId = encodeId(idOf(run.at(-1)!));
+    return bytes;
   }
 
   private report(final: boolean): void {
@@ -184,11 +197,30 @@ async function knowsRareTypes(collection: Collection): Promise<boolean> {
 export async function readWhole(
   reader: CollectionReader,
   limit: number,
-): Promise<{ documents: Buffer[]; summary: CollectionSummary } | undefined> {
-  const documents: Buffer[] = [];
-  for await (const batch of reader.batches()) {
+): Promise<{ runs: Buffer[]; summary: CollectionSummary } | undefined> {
+  const runs: Buffer[] = [];
+  for await (const run of reader.batches()) {
     if (reader.bytesRead > limit) return undefined;
-    for (const document of batch) documents.push(document);
+    runs.push(run);
   }
-  return { documents, summary: reader.summary() };
+  return { runs, summary: reader.summary() };
+}
+
+/**
+ * The collection's size as the server reports it (`collStats`: its documents' bytes), or undefined when the
+ * server will not say. An estimate (it may lag behind writes): it only spares a collection known to be larger
+ * than the read-ahead from being read ahead in part and then read again from the start.
+ */
+export async function reportedSize(
+  client: MongoClient,
+  db: string,
+  collection: string,
+): Promise<number | undefined> {
+  try {
+    const stats = await client.db(db).command({ collStats: collection });
+    const size = Number(stats.size);
+    return Number.isFinite(size) && size >= 0 ? size : undefined;
+  } catch {
+    return undefined;
+  }
 }

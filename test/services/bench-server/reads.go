@@ -37,7 +37,18 @@ func collStatsCommand(c *commandContext, dst []byte, arg bsoncore.Value) ([]byte
 	}
 	dst = bsoncore.AppendStringElement(dst, "ns", c.db+"."+name)
 	dst = bsoncore.AppendInt64Element(dst, "count", c.documentCount(name))
+	// size: the documents' BSON bytes, as mongod reports them (clients size their reads by it).
+	dst = bsoncore.AppendInt64Element(dst, "size", c.dataSize(name))
 	return bsoncore.AppendDocumentElement(dst, "wiredTiger", bsoncore.NewDocumentBuilder().Build()), nil
+}
+
+func (c *commandContext) dataSize(name string) int64 {
+	if c.server.data.has(c.db, name) {
+		return int64(len(c.server.data.bytes))
+	}
+	var n int64
+	c.server.sinks.with(c.db, name, false, func(s *sink) { n = s.bytes })
+	return n
 }
 
 // aggregateCommand answers the counting pipelines clients send ($match {} then $group with $sum: 1, as
