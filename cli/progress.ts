@@ -1,9 +1,18 @@
 /**
  * One progress line on a terminal (stderr), redrawn at most four times a second: amounts done, and where the
- * total is known (an archive's manifest), the percentage and the time left at the rate so far. Quiet when
- * stderr is not a terminal; commands with `--json` do not create one.
+ * total is known (an archive's manifest, or the archive's size as stored), the percentage and the time left at
+ * the rate so far. Quiet when stderr is not a terminal; commands with `--json` do not create one.
  */
+
+/**
+ * What a line's bytes count, one measure per line: the documents' data (against a manifest's totals or the
+ * databases' size), or the archive's compressed bytes read (against its size as stored: a stock archive has no
+ * manifest to give a total of the data).
+ */
+export type ProgressMeasure = "data" | "archive";
+
 export interface ProgressAmounts {
+  /** Bytes of the line's measure. */
   bytes: number;
   documents: number;
   /** Free text after the amounts, e.g. "2 collections done". */
@@ -25,17 +34,23 @@ export function formatProgress(
   done: ProgressAmounts,
   elapsedMs: number,
   totalBytes?: number,
+  measure: ProgressMeasure = "data",
 ): string {
   const amounts = `${done.documents} documents, ${(done.bytes / MB).toFixed(1)} MB`;
   const note = done.note ? `, ${done.note}` : "";
-  if (!totalBytes || totalBytes <= 0) return `${label}: ${amounts}${note}`;
+  if (!totalBytes || totalBytes <= 0) {
+    return `${label}: ${amounts}${measure === "archive" ? " of the archive read" : ""}${note}`;
+  }
   const fraction = Math.min(1, done.bytes / totalBytes);
   const percent = `${Math.floor(fraction * 100)}%`;
   const left =
     fraction > 0 && fraction < 1 && elapsedMs > 0
       ? `, about ${duration(((elapsedMs / 1000) * (1 - fraction)) / fraction)} left`
       : "";
-  return `${label}: ${percent} (${amounts} of ${(totalBytes / MB).toFixed(1)} MB${note})${left}`;
+  const total = `${(totalBytes / MB).toFixed(1)} MB`;
+  return measure === "archive"
+    ? `${label}: ${percent} of the archive read (${amounts} of ${total} compressed${note})${left}`
+    : `${label}: ${percent} (${amounts} of ${total}${note})${left}`;
 }
 
 export class ProgressLine {
@@ -48,6 +63,7 @@ export class ProgressLine {
   constructor(
     private readonly label: string,
     private readonly totalBytes?: number,
+    private readonly measure: ProgressMeasure = "data",
     private readonly out: NodeJS.WriteStream = process.stderr,
   ) {}
 
@@ -71,6 +87,47 @@ export class ProgressLine {
     this.drawn = true;
     this.undrawn = undefined;
     // \x1b[K clears what a longer previous line left behind.
-    this.out.write(`\r${formatProgress(this.label, done, now - this.started, this.totalBytes)}\x1b[K`);
+    this.out.write(
+      `\r${formatProgress(this.label, done, now - this.started, this.totalBytes, this.measure)}\x1b[K`,
+    );
+  }
+}
+
+/** How far a read of an archive is (a verify, a restore). */
+export interface ArchiveReadAmounts {
+  documents: number;
+  /** The documents' data. */
+  bytes: number;
+  collections: number;
+  /** Compressed bytes read, from the start of the archive, and the archive's size as stored. */
+  archiveBytesRead: number;
+  archiveBytes?: number;
+}
+
+/**
+ * The line of a read of an archive, with one measure chosen at the first amounts: given `dataTotal` (a
+ * manifest's totals), the documents' data against it; without (a stock archive), the compressed bytes read
+ * against the archive's size.
+ */
+export class ArchiveReadLine {
+  private line: ProgressLine | undefined;
+
+  constructor(private readonly label: string) {}
+
+  update(amounts: ArchiveReadAmounts, dataTotal?: number): void {
+    this.line ??=
+      dataTotal === undefined
+        ? new ProgressLine(this.label, amounts.archiveBytes, "archive")
+        : new ProgressLine(this.label, dataTotal);
+    const bytes = dataTotal === undefined ? amounts.archiveBytesRead : amounts.bytes;
+    this.line.update({
+      documents: amounts.documents,
+      bytes,
+      note: `${amounts.collections} collections done`,
+    });
+  }
+
+  end(): void {
+    this.line?.end();
   }
 }

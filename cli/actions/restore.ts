@@ -6,8 +6,8 @@ import { resolveArchive } from "../../lambdas/adapters/targets";
 import { connectMongo } from "../../lambdas/core/mongo/connect";
 import { NamespaceSelection } from "../../lambdas/core/restore/namespaces";
 import { formatRestoreReport } from "../../lambdas/core/restore/report";
-import { restoreArchive } from "../../lambdas/core/restore/restore-archive";
-import { ProgressLine } from "../progress";
+import { restoreArchive, type ArchiveRestoreProgress } from "../../lambdas/core/restore/restore-archive";
+import { ArchiveReadLine } from "../progress";
 
 export interface RestoreCommandOptions {
   uri?: string;
@@ -23,17 +23,23 @@ export interface RestoreCommandOptions {
 }
 
 /**
- * The restore's progress on a terminal. The total is the sidecar manifest's, for a whole archive (unknown
- * for a stock archive, or when namespaces are filtered: the line then shows amounts only).
+ * The restore's progress on a terminal. For a whole archive with a sidecar, the documents' data against the
+ * manifest's totals; for a stock archive, or when namespaces are filtered (the manifest's totals are not what
+ * is restored), the compressed bytes read against the archive's size.
  */
-async function progressLine(
+async function progressPrinter(
   location: ReturnType<typeof resolveArchive>,
   options: RestoreCommandOptions,
-): Promise<ProgressLine | undefined> {
-  if (!process.stderr.isTTY) return undefined;
+): Promise<{ onProgress?: (progress: ArchiveRestoreProgress) => void; end: () => void }> {
+  if (options.json || !process.stderr.isTTY) return { end: () => undefined };
   const filtered = options.nsInclude.length > 0 || options.nsExclude.length > 0;
   const manifest = filtered ? undefined : await location.target.readSidecar(location.key);
-  return new ProgressLine("restoring", manifest?.totals.bytes);
+  const line = new ArchiveReadLine("restoring");
+  return {
+    onProgress: (progress) =>
+      line.update({ ...progress, collections: progress.completedNamespaces }, manifest?.totals.bytes),
+    end: () => line.end(),
+  };
 }
 
 export async function restoreCommand(archiveUrl: string, options: RestoreCommandOptions): Promise<void> {
@@ -58,19 +64,15 @@ export async function restoreCommand(archiveUrl: string, options: RestoreCommand
   let client: MongoClient | undefined;
   if (options.uri) client = await connectMongo(options.uri, { appName: "atlas-ops/restore" });
   try {
-    const progress = options.json ? undefined : await progressLine(location, options);
+    const progress = await progressPrinter(location, options);
     const report = await restoreArchive(location, client, {
       selection,
       drop: options.drop ?? false,
       dryRun: options.dryRun ?? false,
       verify: options.verify ?? false,
       parallelism,
-      onProgress: progress
-        ? ({ documents, bytes, completedNamespaces }) =>
-            progress.update({ documents, bytes, note: `${completedNamespaces} collections done` })
-        : undefined,
-    });
-    progress?.end();
+      onProgress: progress.onProgress,
+    }).finally(() => progress.end());
     const { manifest: _manifest, ...printable } = report;
     if (options.json) process.stdout.write(`${JSON.stringify(printable, null, 2)}\n`);
     else {

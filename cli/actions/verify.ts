@@ -1,15 +1,36 @@
 import { EXIT_FAILED, usage } from "../exit-codes";
 import { resolveArchive } from "../../lambdas/adapters/targets";
-import { verifyArchive } from "../../lambdas/core/verify/verify";
+import { verifyArchive, type VerifyProgress } from "../../lambdas/core/verify/verify";
+import { ArchiveReadLine } from "../progress";
 import { forTerminal } from "../terminal-text";
 
 export interface VerifyCommandOptions {
   json?: boolean;
 }
 
+/**
+ * A progress line on a terminal (nothing when stderr is piped, or with --json). With a sidecar, the documents'
+ * data against the manifest's totals, as a restore shows it; without one (a stock archive), the compressed
+ * bytes read against the archive's size.
+ */
+function progressPrinter(json: boolean | undefined): {
+  onProgress?: (progress: VerifyProgress) => void;
+  end: () => void;
+} {
+  if (json || !process.stderr.isTTY) return { end: () => undefined };
+  const line = new ArchiveReadLine("verifying");
+  return {
+    onProgress: (progress) => line.update(progress, progress.expected?.bytes),
+    end: () => line.end(),
+  };
+}
+
 export async function verifyCommand(url: string, options: VerifyCommandOptions): Promise<void> {
   const { target, key } = usage(() => resolveArchive(url));
-  const report = await verifyArchive(target, key, url);
+  const progress = progressPrinter(options.json);
+  const report = await verifyArchive(target, key, url, { onProgress: progress.onProgress }).finally(() =>
+    progress.end(),
+  );
   if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else if (report.ok) {
     for (const skipped of report.skipped) {

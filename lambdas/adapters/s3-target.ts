@@ -16,6 +16,7 @@ import {
   type BackupTarget,
   type ListOptions,
   type OpenArchiveOptions,
+  type OpenedArchive,
   type StoredBackup,
   type UploadState,
 } from "../core/targets/target";
@@ -110,13 +111,13 @@ export class S3Target implements BackupTarget {
     return (await this.list(kind, options))[0];
   }
 
-  async openArchive(key: string, options: OpenArchiveOptions = {}): Promise<Readable> {
+  async openArchive(key: string, options: OpenArchiveOptions = {}): Promise<OpenedArchive> {
     // A ranged GetObject for a read resumed inside the archive.
     const range = options.start ? { Range: `bytes=${options.start}-` } : {};
     const response = await this.s3(`read ${this.urlOf(key)}`, () =>
       this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, ...range })),
     );
-    return response.Body as Readable;
+    return { stream: response.Body as Readable, bytes: objectSize(response) };
   }
 
   async readSidecar(archiveKeyValue: string): Promise<BackupManifest | undefined> {
@@ -256,6 +257,12 @@ export class S3Target implements BackupTarget {
       throw describeS3Error(what, error);
     }
   }
+}
+
+/** The whole object's size: a ranged response's ContentLength is the range's, its ContentRange ends "/<size>". */
+function objectSize(response: { ContentLength?: number; ContentRange?: string }): number {
+  const whole = /\/(\d+)$/.exec(response.ContentRange ?? "")?.[1];
+  return whole ? Number(whole) : (response.ContentLength ?? 0);
 }
 
 const MIB = 1024 * 1024;

@@ -83,7 +83,7 @@ async function copyToLocalFolder(
       done(null, chunk);
     },
   });
-  await pipeline(await target.openArchive(key), hashing, createWriteStream(file));
+  await pipeline((await target.openArchive(key)).stream, hashing, createWriteStream(file));
   const actual = hash.digest("hex");
   check(actual === expected, `${file}: SHA-256 ${actual} differs from the manifest's ${expected}`);
   return file;

@@ -34,11 +34,32 @@ describe("progress line", () => {
     );
   });
 
+  it("says when its bytes are the archive's compressed bytes read, against the archive's size", () => {
+    expect(
+      formatProgress(
+        "verifying",
+        { documents: 500, bytes: 5 * MB, note: "1 collections done" },
+        20_000,
+        20 * MB,
+        "archive",
+      ),
+    ).toBe(
+      "verifying: 25% of the archive read (500 documents, 5.0 MB of 20.0 MB compressed, 1 collections done), " +
+        "about 1 min 0 s left",
+    );
+    expect(formatProgress("verifying", { documents: 7, bytes: 2 * MB }, 1_000, undefined, "archive")).toBe(
+      "verifying: 7 documents, 2.0 MB of the archive read",
+    );
+  });
+
   describe("the restore command", () => {
     const db = uniqueName("progress").replaceAll("-", "_");
     let client: MongoClient;
     let work: string;
     let archive: string;
+    /** The same database as stock mongodump writes it: --archive --gzip, and a dump directory tarred. */
+    let stockArchive: string;
+    let stockDirectory: string;
 
     beforeAll(async () => {
       client = await MongoClient.connect(env.mongodbUri);
@@ -63,9 +84,20 @@ describe("progress line", () => {
         { cwd: root },
       );
       archive = (JSON.parse(backup.stdout) as { archive: string }).archive;
+      stockArchive = join(work, "stock.archive.gz");
+      await run(env.mongodump, [
+        `--uri=${env.mongodbUri}`,
+        `--db=${db}`,
+        `--archive=${stockArchive}`,
+        "--gzip",
+      ]);
+      await run(env.mongodump, [`--uri=${env.mongodbUri}`, `--db=${db}`, `--out=${join(work, "dump")}`]);
+      stockDirectory = join(work, "stock-dump.tar.gz");
+      await run("tar", ["-czf", stockDirectory, "-C", join(work, "dump"), "."]);
     });
     afterAll(async () => {
-      for (const name of [db, `${db}_tty`, `${db}_json`]) await client?.db(name).dropDatabase();
+      for (const name of [db, `${db}_tty`, `${db}_json`, `${db}_stock`])
+        await client?.db(name).dropDatabase();
       await client?.close();
       if (work) await rm(work, { recursive: true, force: true });
     });
@@ -87,6 +119,36 @@ describe("progress line", () => {
       );
       expect(out).toMatch(
         /restoring: \d+% \(\d+ documents, [0-9.]+ MB of [0-9.]+ MB, \d+ collections done\)/,
+      );
+    });
+
+    it("shows a stock archive's restore as a percentage of the archive's compressed bytes read", async () => {
+      const out = await onTerminal(
+        "restore",
+        stockArchive,
+        "--uri",
+        env.mongodbUri,
+        `--nsFrom=${db}.*`,
+        `--nsTo=${db}_stock.*`,
+      );
+      expect(out).toMatch(
+        /restoring: 100% of the archive read \(200 documents, [0-9.]+ MB of [0-9.]+ MB compressed, 1 collections done\)/,
+      );
+    });
+
+    it("shows the verify's percentage of the manifest's total on a terminal", async () => {
+      const out = await onTerminal("verify", archive);
+      expect(out).toMatch(/verifying: 100% \(200 documents, [0-9.]+ MB of [0-9.]+ MB, 1 collections done\)/);
+      expect(out).toMatch(/^OK /m);
+    });
+
+    it.each([
+      ["a mongodump --archive --gzip", () => stockArchive],
+      ["a tarred mongodump directory", () => stockDirectory],
+    ])("shows the verify of %s as a percentage of the archive's size", async (_kind, path) => {
+      const out = await onTerminal("verify", path());
+      expect(out).toMatch(
+        /verifying: 100% of the archive read \(200 documents, [0-9.]+ MB of [0-9.]+ MB compressed, 1 collections done\)/,
       );
     });
 
@@ -123,6 +185,19 @@ describe("progress line", () => {
         { cwd: root },
       );
       expect(piped.stderr).toBe("");
+    });
+
+    it("keeps the verify quiet with --json on a terminal, and when stderr is not a terminal", async () => {
+      for (const path of [archive, stockArchive]) {
+        const json = await onTerminal("verify", path, "--json");
+        expect(json).not.toContain("verifying:");
+        expect(JSON.parse(json)).toMatchObject({ ok: true });
+        const piped = await run(process.execPath, [join(root, "bin/atlas-ops.mjs"), "verify", path], {
+          cwd: root,
+        });
+        expect(piped.stderr).toBe("");
+        expect(piped.stdout).toMatch(/^OK /);
+      }
     });
   });
 });

@@ -134,7 +134,7 @@ describe("backup restored by the stock tools", () => {
     const target = new FileTarget(join(work, "backups"));
     const seen: string[] = [];
     const counts = new Map<string, number>();
-    for await (const event of readArchive(await target.openArchive(`daily/${result.name}.tar.gz`))) {
+    for await (const event of readArchive((await target.openArchive(`daily/${result.name}.tar.gz`)).stream)) {
       if (event.type === "manifest") seen.push("manifest");
       else if (event.type !== "checkpoint") {
         const ns = `${event.db}.${event.collection}`;

@@ -12,7 +12,7 @@ import { createS3Client } from "../../lambdas/adapters/aws-clients";
 import { choosePartSize, S3Target } from "../../lambdas/adapters/s3-target";
 import { resolveArchive } from "../../lambdas/adapters/targets";
 import { runBackup, type BackupResult } from "../../lambdas/core/backup/backup";
-import { verifyArchive } from "../../lambdas/core/verify/verify";
+import { verifyArchive, type VerifyProgress } from "../../lambdas/core/verify/verify";
 import { cuttingProxy } from "../support/cutting-proxy";
 import { testEnv, uniqueName } from "../support/env";
 import { seedRandomCollection } from "../support/seed";
@@ -124,9 +124,24 @@ describe("S3 target (moto)", () => {
 
   it("verifies an archive straight from S3", async () => {
     const { target, key } = resolveArchive(first.archive);
-    const report = await verifyArchive(target, key);
+    const progress: VerifyProgress[] = [];
+    const report = await verifyArchive(target, key, key, { onProgress: (p) => progress.push(p) });
     expect(report.problem).toBeUndefined();
     expect(report).toMatchObject({ ok: true, sha256: first.sha256, documents: first.documents });
+    // The object's size (ContentLength) is the total of the compressed bytes read.
+    expect(progress.at(-1)).toMatchObject({
+      documents: first.documents,
+      archiveBytesRead: first.bytes,
+      archiveBytes: first.bytes,
+      expected: { documents: first.documents },
+    });
+  });
+
+  it("opens an archive with the object's whole size, from an offset too (ranged read)", async () => {
+    const { target, key } = resolveArchive(first.archive);
+    const opened = await target.openArchive(key, { start: 1000 });
+    opened.stream.destroy();
+    expect(opened.bytes).toBe(first.bytes);
   });
 
   it("fails on a missing bucket and stores nothing", async () => {

@@ -3,7 +3,7 @@ import type { MongoClient } from "mongodb";
 import type { ArchiveFormat, BackupManifest } from "../archive/events";
 import { readArchive } from "../archive/read-archive";
 import type { BackupTarget } from "../targets/target";
-import { restoreEvents, type RestoreOptions } from "./engine";
+import { restoreEvents, type RestoreOptions, type RestoreProgress } from "./engine";
 import { parseNamespace, type Namespace } from "./namespaces";
 import type { NamespaceReport, RestoreReport } from "./report";
 import { checkRestoredCollection, type CollectionCheck } from "./verify-restored";
@@ -14,7 +14,16 @@ export interface ArchiveLocation {
   key: string;
 }
 
-export interface RestoreArchiveOptions extends Omit<RestoreOptions, "expectedNamespaces"> {
+/** The engine's progress, plus how far the archive has been read: a total for a stock archive too. */
+export interface ArchiveRestoreProgress extends RestoreProgress {
+  /** Compressed bytes the reader has taken from the archive, from its start. */
+  archiveBytesRead: number;
+  /** The archive's size as stored. */
+  archiveBytes: number;
+}
+
+export interface RestoreArchiveOptions extends Omit<RestoreOptions, "expectedNamespaces" | "onProgress"> {
+  onProgress?: (progress: ArchiveRestoreProgress) => void;
   /** Where the reader may spool entries met before their metadata (default the system's temp dir). */
   tempDir?: string;
   /**
@@ -59,15 +68,17 @@ export async function restoreArchive(
     );
   }
   const read = async () => {
-    const stream = await location.target.openArchive(location.key, { start });
+    const { stream, bytes } = await location.target.openArchive(location.key, { start });
     streams.push(stream);
-    return readArchive(stream, {
+    const position = { archiveBytesRead: start ?? 0, archiveBytes: bytes };
+    const events = readArchive(counted(stream, position), {
       manifest,
       tempDir: options.tempDir,
       onFormat: (found) => (format = found),
       checkpointEvents: options.stopAt !== undefined,
       resumeAt,
     });
+    return { events, position };
   };
   try {
     let expected: Namespace[] | undefined = manifest?.collections.map(({ db, collection }) => ({
@@ -75,7 +86,7 @@ export async function restoreArchive(
       collection,
     }));
     if (!expected && client && !options.dryRun) {
-      const plan = await restoreEvents(await read(), undefined, {
+      const plan = await restoreEvents((await read()).events, undefined, {
         ...options,
         dryRun: true,
         onProgress: undefined,
@@ -106,10 +117,13 @@ export async function restoreArchive(
     const timing = { checkDurationMs: 0 };
     const checkStaged =
       options.verify && manifest && client ? againstManifest(client, manifest, checks, timing) : undefined;
-    const report = await restoreEvents(await read(), client, {
+    const { events, position } = await read();
+    const onProgress = options.onProgress;
+    const report = await restoreEvents(events, client, {
       ...options,
       expectedNamespaces: expected,
       checkStaged,
+      onProgress: onProgress && ((progress) => onProgress({ ...progress, ...position })),
     });
     const result: ArchiveRestoreReport = {
       ...report,
@@ -120,6 +134,17 @@ export async function restoreArchive(
     return { ...result, durationMs: Date.now() - started };
   } finally {
     for (const stream of streams) stream.destroy();
+  }
+}
+
+/** The archive's bytes, counted into `position` as the reader takes them. */
+async function* counted(
+  source: AsyncIterable<Buffer>,
+  position: { archiveBytesRead: number },
+): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    position.archiveBytesRead += chunk.length;
+    yield chunk;
   }
 }
 

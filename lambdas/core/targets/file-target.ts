@@ -13,7 +13,6 @@ import {
 } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Readable } from "node:stream";
 import { BACKUP_KINDS, type BackupKind, type BackupManifest } from "../archive/events";
 import { parseManifest } from "../archive/manifest";
 import { ARCHIVE_SUFFIX, CONTINUATIONS_PREFIX, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX } from "../archive/names";
@@ -27,6 +26,7 @@ import {
   type BackupTarget,
   type ListOptions,
   type OpenArchiveOptions,
+  type OpenedArchive,
   type StoredBackup,
   type UploadState,
 } from "./target";
@@ -76,12 +76,17 @@ export class FileTarget implements BackupTarget {
     return (await this.list(kind, options))[0];
   }
 
-  async openArchive(key: string, options: OpenArchiveOptions = {}): Promise<Readable> {
+  async openArchive(key: string, options: OpenArchiveOptions = {}): Promise<OpenedArchive> {
     const path = this.pathOf(key);
     const handle = await open(path, "r").catch((error: Error) => {
       throw new Error(`cannot open archive ${path}: ${error.message}`);
     });
-    return createReadStream(path, { fd: handle, start: options.start, highWaterMark: 1024 * 1024 });
+    const { size } = await handle.stat().catch(async (error: Error) => {
+      await handle.close();
+      throw new Error(`cannot read archive ${path}: ${error.message}`);
+    });
+    const stream = createReadStream(path, { fd: handle, start: options.start, highWaterMark: 1024 * 1024 });
+    return { stream, bytes: size };
   }
 
   async readSidecar(key: string): Promise<BackupManifest | undefined> {

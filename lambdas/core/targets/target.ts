@@ -69,6 +69,12 @@ export interface OpenArchiveOptions {
   start?: number;
 }
 
+/** An archive opened for reading: its bytes from `start` on, and its size as stored (the whole archive). */
+export interface OpenedArchive {
+  stream: Readable;
+  bytes: number;
+}
+
 /** Where backups live: `file://DIR` or `s3://BUCKET/PREFIX`, with kind folders daily/, weekly/, monthly/. */
 export interface BackupTarget {
   readonly url: string;
@@ -76,10 +82,10 @@ export interface BackupTarget {
   list(kind?: BackupKind, options?: ListOptions): Promise<StoredBackup[]>;
   latest(kind: BackupKind, options?: ListOptions): Promise<StoredBackup | undefined>;
   /**
-   * The archive bytes, streamed. `key` is relative to the target. With `start`, from that byte on (a read
-   * resumed at a checkpoint's `archiveOffset`).
+   * The archive bytes, streamed, and the archive's size (a total for progress, known before reading). `key` is
+   * relative to the target. With `start`, from that byte on (a read resumed at a checkpoint's `archiveOffset`).
    */
-  openArchive(key: string, options?: OpenArchiveOptions): Promise<Readable>;
+  openArchive(key: string, options?: OpenArchiveOptions): Promise<OpenedArchive>;
   /** The sidecar of an archive, or undefined when there is none (a stock archive or an uncommitted one). */
   readSidecar(archiveKey: string): Promise<BackupManifest | undefined>;
   /** `expectedBytes`: the data's size, when known, so that a store with a bound on parts can plan for it. */

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
 import { DocumentsDigest, resumeDocumentsDigest } from "../archive/documents-digest";
 import {
   ArchiveError,
@@ -9,7 +8,7 @@ import {
   type SkippedContent,
 } from "../archive/events";
 import { readArchive } from "../archive/read-archive";
-import type { BackupTarget } from "../targets/target";
+import type { BackupTarget, OpenedArchive } from "../targets/target";
 
 export interface VerifyProblem {
   file?: string;
@@ -70,7 +69,26 @@ export interface VerifyContinuation {
 export type VerifyStep =
   { done: true; report: VerifyReport } | { done: false; continuation: VerifyContinuation };
 
+/**
+ * How far a verify has read, for a progress display: the documents (against the manifest's totals, for an
+ * archive with a sidecar) and the archive's bytes as stored (against its size, for any archive).
+ */
+export interface VerifyProgress {
+  /** Documents and their BSON bytes read by this invocation (plus, for documents, the steps before). */
+  documents: number;
+  bytes: number;
+  collections: number;
+  /** Compressed bytes read, from the start of the archive. */
+  archiveBytesRead: number;
+  /** The archive's size as stored, when known (always, for a verify of a target's archive). */
+  archiveBytes?: number;
+  /** The sidecar manifest's totals, for an archive that has one. */
+  expected?: { documents: number; bytes: number };
+}
+
 export interface VerifyStepOptions {
+  /** Called as documents are read and once at the end; for a display, it does not change what is checked. */
+  onProgress?: (progress: VerifyProgress) => void;
   /** Milliseconds this invocation has left; without it the verify runs to the end. */
   remainingMs?: () => number;
   /** Time kept in reserve besides twice the longest checkpoint interval seen (default 30 s). */
@@ -82,8 +100,13 @@ export interface VerifyStepOptions {
 const DEFAULT_MARGIN_MS = 30_000;
 
 /** Verifies an archive of a target without restoring it: every check the reader makes, plus the sidecar's. */
-export async function verifyArchive(target: BackupTarget, key: string, label = key): Promise<VerifyReport> {
-  const step = await verifyArchiveStep(target, key, label);
+export async function verifyArchive(
+  target: BackupTarget,
+  key: string,
+  label = key,
+  options: Pick<VerifyStepOptions, "onProgress"> = {},
+): Promise<VerifyReport> {
+  const step = await verifyArchiveStep(target, key, label, options);
   if (!step.done) throw new Error("a verify without a time limit stopped at a checkpoint");
   return step.report;
 }
@@ -115,16 +138,16 @@ export async function verifyArchiveStep(
       return { done: true, report: failedEarly(label, { file: label, reason }) };
     }
   }
-  let source: Readable;
+  let opened: OpenedArchive;
   try {
-    source = await target.openArchive(key, { start: checkpoint?.archiveOffset });
+    opened = await target.openArchive(key, { start: checkpoint?.archiveOffset });
   } catch (error) {
     return { done: true, report: failedEarly(label, toProblem(error)) };
   }
   try {
-    return await verifyStreamStep(source, sidecar, label, options);
+    return await verifyStreamStep(opened.stream, sidecar, label, { ...options, archiveBytes: opened.bytes });
   } finally {
-    source.destroy();
+    opened.stream.destroy();
   }
 }
 
@@ -143,7 +166,7 @@ export async function verifyStreamStep(
   source: AsyncIterable<Buffer>,
   sidecar: BackupManifest | undefined,
   label: string,
-  options: VerifyStepOptions = {},
+  options: VerifyStepOptions & { archiveBytes?: number } = {},
 ): Promise<VerifyStep> {
   const started = Date.now();
   const resume = options.resume;
@@ -180,6 +203,17 @@ export async function verifyStreamStep(
   let lastCheckpointAt = started;
   let stopped: VerifyContinuation | undefined;
   const carried = { collections: resume?.collections ?? 0, documents: resume?.documents ?? 0 };
+  const read = { documents: 0, bytes: 0 };
+  const expectedTotals = sidecar && { documents: sidecar.totals.documents, bytes: sidecar.totals.bytes };
+  const reportProgress = () =>
+    options.onProgress?.({
+      documents: carried.documents + read.documents,
+      bytes: read.bytes,
+      collections: carried.collections + collections.length,
+      archiveBytesRead: startOffset + bytes,
+      ...(options.archiveBytes === undefined ? {} : { archiveBytes: options.archiveBytes }),
+      ...(expectedTotals ? { expected: expectedTotals } : {}),
+    });
   try {
     for await (const event of readArchive(hashed, {
       manifest: sidecar,
@@ -207,6 +241,9 @@ export async function verifyStreamStep(
         let digest = digests.get(namespace);
         if (!digest) digests.set(namespace, (digest = new DocumentsDigest()));
         for (const document of event.documents.documents()) digest.add(document);
+        read.documents += event.documents.count;
+        read.bytes += event.documents.byteLength;
+        reportProgress();
       } else if (event.type === "collection-end") {
         const digest = digests.get(namespace) ?? new DocumentsDigest();
         digests.delete(namespace);
@@ -227,6 +264,7 @@ export async function verifyStreamStep(
           documents: digest.documents,
           documentsDigest: digest.hex(),
         });
+        reportProgress();
       } else if (event.type === "manifest") {
         manifest = event.manifest;
       }
@@ -244,6 +282,7 @@ export async function verifyStreamStep(
     hash.update(next.value);
     bytes += next.value.length;
   }
+  reportProgress();
   const whole = resume === undefined;
   const sha256 = whole ? hash.digest("hex") : undefined;
   if (sidecar?.archive && !problem) {
