@@ -3,9 +3,9 @@
 // run here with plain Node: nothing is compiled at run time. In a source checkout whose bundle is missing or
 // older than the sources, the TypeScript runs through tsx instead, so a clone needs only `npm ci` and never
 // runs stale code.
-import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import module, { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -33,12 +33,31 @@ function sourcesChangedSince(since) {
   );
 }
 
+/** `$XDG_CACHE_HOME/atlas-ops/v8` (or `~/.cache/...`), made 0700; undefined unless it is this user's alone. */
+function privateCacheDir() {
+  try {
+    // One level at a time, not `recursive: true`: Node's recursive mkdir never returns under /proc.
+    let dir = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+    for (const name of ["", "atlas-ops", "v8"]) {
+      dir = join(dir, name);
+      if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+    }
+    const stats = statSync(dir);
+    const owner = typeof process.getuid === "function" ? process.getuid() : stats.uid;
+    return stats.uid === owner && (stats.mode & 0o077) === 0 ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const fromSource = existsSync(join(root, "cli/main.ts"));
 let main;
 if (existsSync(bundle) && !(fromSource && sourcesChangedSince(statSync(bundle).mtimeMs))) {
-  // V8's compiled code for the bundle, kept under the temp directory: a later start skips compiling some 3 MB
-  // of JavaScript (about 50 ms of CPU). Node leaves the cache off, without an error, where it cannot write it.
-  module.enableCompileCache?.();
+  // V8's compiled code for the bundle: a later start skips compiling some 3 MB of JavaScript (about 50 ms of
+  // CPU). V8 trusts what it finds there, so the cache lives in a directory of this user's only, never in a
+  // shared temp directory that another user could fill first; without such a directory, no cache.
+  const cache = privateCacheDir();
+  if (cache) module.enableCompileCache?.(cache);
   ({ main } = require(bundle));
 } else if (fromSource) {
   // The project is CommonJS, so tsx's require hook is all it needs (its import hook adds a loader thread).

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -54,6 +54,31 @@ describe("the packed CLI", () => {
     expect(await readdir(installed)).toEqual(["atlas-ops"]);
     const launcher = await readFile(bin, "utf8");
     expect(launcher).toContain("dist/cli/atlas-ops.cjs");
+  });
+
+  it("keeps V8's compiled code only in a cache directory of this user's alone", async () => {
+    const help = (cacheHome: string) =>
+      run(process.execPath, [bin, "--help"], {
+        env: { ...process.env, XDG_CACHE_HOME: cacheHome },
+        timeout: 30_000,
+      });
+    const files = async (dir: string) => (await readdir(dir, { recursive: true })).length;
+
+    const own = join(work, "cache-own");
+    expect((await help(own)).stdout).toMatch(/^Usage: atlas-ops/);
+    const cache = join(own, "atlas-ops", "v8");
+    expect((await stat(cache)).mode & 0o777).toBe(0o700);
+    expect(await files(cache)).toBeGreaterThan(0);
+
+    // A directory another user could have filled first is not trusted.
+    const open = join(work, "cache-open", "atlas-ops", "v8");
+    await mkdir(open, { recursive: true });
+    await chmod(open, 0o777);
+    expect((await help(join(work, "cache-open"))).stdout).toMatch(/^Usage: atlas-ops/);
+    expect(await files(open)).toBe(0);
+
+    // Where no cache can be made, the CLI runs without one (Node's recursive mkdir never returns under /proc).
+    expect((await help("/proc/atlas-ops-no-such-dir")).stdout).toMatch(/^Usage: atlas-ops/);
   });
 
   it("backs up, verifies and restores with plain Node and no node_modules beside it", async () => {
