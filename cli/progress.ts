@@ -57,6 +57,7 @@ export class ProgressLine {
   private readonly started = Date.now();
   private last = 0;
   private drawn = false;
+  private failed = false;
   /** The latest amounts when they were not drawn (the line is redrawn at most four times a second). */
   private undrawn: ProgressAmounts | undefined;
 
@@ -79,17 +80,30 @@ export class ProgressLine {
   /** Draws the last amounts (the line ends as the work ended) and ends the line. */
   end(): void {
     if (this.undrawn) this.draw(this.undrawn, Date.now());
-    if (this.drawn) this.out.write("\n");
+    if (this.drawn) this.write("\n");
   }
 
   private draw(done: ProgressAmounts, now: number): void {
     this.last = now;
-    this.drawn = true;
     this.undrawn = undefined;
     // \x1b[K clears what a longer previous line left behind.
-    this.out.write(
+    this.write(
       `\r${formatProgress(this.label, done, now - this.started, this.totalBytes, this.measure)}\x1b[K`,
     );
+    this.drawn = true;
+  }
+
+  /**
+   * The line is drawn from inside the backup, verify or restore: a terminal that cannot take it must not fail
+   * the work, so the line goes quiet instead.
+   */
+  private write(text: string): void {
+    if (this.failed) return;
+    try {
+      this.out.write(text);
+    } catch {
+      this.failed = true;
+    }
   }
 }
 

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { MongoClient } from "mongodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatProgress } from "../../cli/progress";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { formatProgress, ProgressLine } from "../../cli/progress";
 import { testEnv, uniqueName } from "../support/env";
 
 const run = promisify(execFile);
@@ -32,6 +32,28 @@ describe("progress line", () => {
     expect(formatProgress("restoring", { documents: 7, bytes: 2 * MB }, 1_000)).toBe(
       "restoring: 7 documents, 2.0 MB",
     );
+  });
+
+  it("goes quiet, without failing the work it reports on, when the terminal cannot take a line", () => {
+    const written: string[] = [];
+    const terminal = {
+      write(text: string) {
+        written.push(text);
+        if (written.length > 1) throw new Error("EIO: the terminal went away");
+        return true;
+      },
+    } as unknown as NodeJS.WriteStream;
+    const line = new ProgressLine("verifying", 10 * MB, "data", terminal);
+    line.update({ documents: 1, bytes: MB });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 1000); // past the redraw interval
+      expect(() => line.update({ documents: 2, bytes: 2 * MB })).not.toThrow();
+      expect(() => line.end()).not.toThrow();
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(written).toHaveLength(2);
   });
 
   it("says when its bytes are the archive's compressed bytes read, against the archive's size", () => {

@@ -66,6 +66,11 @@ describe.skipIf(!benchUri)(
       expect(index).toBe(orders);
       expect(read.hex()).toBe(expected.hex());
       expect(await client.db("bench").collection("orders").estimatedDocumentCount()).toBe(orders);
+      // What a backup asks first to plan its parts: the database's size, as mongod reports it.
+      expect(await client.db("bench").command({ dbStats: 1 })).toMatchObject({
+        objects: orders,
+        dataSize: expectedBytes,
+      });
     });
 
     it("runs mongodump and mongorestore unchanged; what mongorestore inserted digests as the source", async () => {

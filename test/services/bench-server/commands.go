@@ -56,6 +56,7 @@ func init() {
 		"listIndexes":      listIndexesCommand,
 		"count":            countCommand,
 		"collStats":        collStatsCommand,
+		"dbStats":          dbStatsCommand,
 		"aggregate":        aggregateCommand,
 		"find":             findCommand,
 		"getMore":          getMoreCommand,

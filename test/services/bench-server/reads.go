@@ -42,6 +42,21 @@ func collStatsCommand(c *commandContext, dst []byte, arg bsoncore.Value) ([]byte
 	return bsoncore.AppendDocumentElement(dst, "wiredTiger", bsoncore.NewDocumentBuilder().Build()), nil
 }
 
+// dbStatsCommand answers what a backup asks before it starts (the databases' dataSize, to plan its parts), as
+// the sum over the database's collections.
+func dbStatsCommand(c *commandContext, dst []byte, _ bsoncore.Value) ([]byte, *commandError) {
+	var objects, size int64
+	names := c.collectionNames()
+	for _, name := range names {
+		objects += c.documentCount(name)
+		size += c.dataSize(name)
+	}
+	dst = bsoncore.AppendStringElement(dst, "db", c.db)
+	dst = bsoncore.AppendInt64Element(dst, "collections", int64(len(names)))
+	dst = bsoncore.AppendInt64Element(dst, "objects", objects)
+	return bsoncore.AppendInt64Element(dst, "dataSize", size), nil
+}
+
 func (c *commandContext) dataSize(name string) int64 {
 	if c.server.data.has(c.db, name) {
 		return int64(len(c.server.data.bytes))
