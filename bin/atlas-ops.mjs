@@ -60,7 +60,8 @@ if (existsSync(bundle) && !(fromSource && sourcesChangedSince(statSync(bundle).m
   if (cache) module.enableCompileCache?.(cache);
   ({ main } = require(bundle));
 } else if (fromSource) {
-  // The project is CommonJS, so tsx's require hook is all it needs (its import hook adds a loader thread).
+  // The project is CommonJS: tsx's require hook loads it, and its import hook the one module loaded on demand
+  // (the S3 target, by a dynamic import).
   // tsx caches compiled files under the temp directory and throws when it cannot write there: without a
   // writable TMPDIR, run uncached (slower to start) rather than crash before even `--help` can print.
   try {
@@ -71,6 +72,8 @@ if (existsSync(bundle) && !(fromSource && sourcesChangedSince(statSync(bundle).m
   }
   const { register } = await import("tsx/cjs/api");
   register();
+  const esm = await import("tsx/esm/api");
+  esm.register();
   ({ main } = require("../cli/main.ts"));
 } else {
   process.stderr.write(`atlas-ops: ${bundle} is missing: this package was not built (npm run build)\n`);

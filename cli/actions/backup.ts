@@ -85,7 +85,7 @@ export async function backupCommand(options: BackupCommandOptions): Promise<void
   const kind = usage(() => parseKind(options.kind));
   usage(() => assertAppName(options.app));
   checkedMongoUri(options.uri, "--uri");
-  const target = usage(() => resolveTarget(options.to, { kmsKeyId: options.kmsKeyId }));
+  const target = await usage(() => resolveTarget(options.to, { kmsKeyId: options.kmsKeyId }));
   const progress = progressPrinter(options.json);
   const result = await untilSignal((signal) =>
     runBackup({

@@ -10,7 +10,7 @@ export interface ListCommandOptions {
 
 export async function listCommand(url: string, options: ListCommandOptions): Promise<void> {
   const kind = options.kind === undefined ? undefined : usage(() => parseKind(options.kind!));
-  const target = usage(() => resolveTarget(url));
+  const target = await usage(() => resolveTarget(url));
   for (const path of await target.clearAbandoned()) {
     process.stderr.write(`${forTerminal(`removed what an interrupted backup left: ${path}`)}\n`);
   }

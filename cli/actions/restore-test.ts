@@ -51,7 +51,7 @@ export async function restoreTestCommand(
   if (!options.uri)
     throw new UsageError("--uri (or RESTORE_TEST_MONGODB_URI) is required: the scratch server");
   checkedMongoUri(options.uri, "--uri");
-  const target = usage(() => resolveTarget(targetUrl));
+  const target = await usage(() => resolveTarget(targetUrl));
   let result: RestoreTestResult;
   try {
     result = await runRestoreTest({

@@ -28,7 +28,7 @@ export interface RestoreCommandOptions {
  * is restored), the compressed bytes read against the archive's size.
  */
 async function progressPrinter(
-  location: ReturnType<typeof resolveArchive>,
+  location: Awaited<ReturnType<typeof resolveArchive>>,
   options: RestoreCommandOptions,
 ): Promise<{ onProgress?: (progress: ArchiveRestoreProgress) => void; end: () => void }> {
   if (options.json || !process.stderr.isTTY) return { end: () => undefined };
@@ -60,7 +60,7 @@ export async function restoreCommand(archiveUrl: string, options: RestoreCommand
     throw new UsageError("--uri (or MONGODB_URI) is required, except with --dry-run");
   }
   if (options.uri) checkedMongoUri(options.uri, "--uri");
-  const location = usage(() => resolveArchive(archiveUrl));
+  const location = await usage(() => resolveArchive(archiveUrl));
   let client: MongoClient | undefined;
   if (options.uri) client = await connectMongo(options.uri, { appName: "atlas-ops/restore" });
   try {

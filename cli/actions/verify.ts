@@ -26,7 +26,7 @@ function progressPrinter(json: boolean | undefined): {
 }
 
 export async function verifyCommand(url: string, options: VerifyCommandOptions): Promise<void> {
-  const { target, key } = usage(() => resolveArchive(url));
+  const { target, key } = await usage(() => resolveArchive(url));
   const progress = progressPrinter(options.json);
   const report = await verifyArchive(target, key, url, { onProgress: progress.onProgress }).finally(() =>
     progress.end(),

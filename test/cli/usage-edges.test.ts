@@ -113,7 +113,7 @@ describe("archive locations", () => {
     expect(missing.stdout).toMatch(/cannot open archive \/atlas-ops-no-such-archive\.tar\.gz/);
     expect(missing.stdout).not.toMatch(/leaves/);
     expect(missing.code).toBe(1);
-    const { target, key } = resolveArchive("/atlas-ops-no-such-archive.tar.gz");
+    const { target, key } = await resolveArchive("/atlas-ops-no-such-archive.tar.gz");
     expect([target.url, key]).toEqual(["file:///", "atlas-ops-no-such-archive.tar.gz"]);
     // A real archive under a root of "/" (the key is relative to /).
     const archive = await stockArchive();

@@ -95,11 +95,11 @@ describe("collection names longer than a file name", () => {
 
   it("verify and restore under their real names with atlas-ops", async () => {
     const archive = `file://${join(work, "backups", "daily", `${result.name}.tar.gz`)}`;
-    const { target, key } = resolveArchive(archive);
+    const { target, key } = await resolveArchive(archive);
     const report = await verifyArchive(target, key);
     expect(report.problem).toBeUndefined();
     expect(report.collections.map((c) => c.collection).sort()).toEqual([...LONG_NAMES].sort());
-    const restored = await restoreArchive(resolveArchive(archive), client, {
+    const restored = await restoreArchive(await resolveArchive(archive), client, {
       selection: new NamespaceSelection({ renameFrom: [`${db}.*`], renameTo: [`${db}_ours.*`] }),
     });
     expect(restored.failure).toBeUndefined();

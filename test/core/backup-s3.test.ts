@@ -123,7 +123,7 @@ describe("S3 target (moto)", () => {
   });
 
   it("verifies an archive straight from S3", async () => {
-    const { target, key } = resolveArchive(first.archive);
+    const { target, key } = await resolveArchive(first.archive);
     const progress: VerifyProgress[] = [];
     const report = await verifyArchive(target, key, key, { onProgress: (p) => progress.push(p) });
     expect(report.problem).toBeUndefined();
@@ -138,7 +138,7 @@ describe("S3 target (moto)", () => {
   });
 
   it("opens an archive with the object's whole size, from an offset too (ranged read)", async () => {
-    const { target, key } = resolveArchive(first.archive);
+    const { target, key } = await resolveArchive(first.archive);
     const opened = await target.openArchive(key, { start: 1000 });
     opened.stream.destroy();
     expect(opened.bytes).toBe(first.bytes);

@@ -86,7 +86,7 @@ describe("the maintenance guide's own backups (issue 13 item 1)", () => {
     expect(verified.format).toBe("mongodump-directory");
     expect(countsOf(verified)).toEqual(seededCounts());
 
-    const report = await restoreArchive(resolveArchive(archive), client, {
+    const report = await restoreArchive(await resolveArchive(archive), client, {
       selection: copyTo("guide"),
       drop: true,
     });
@@ -173,7 +173,7 @@ describe("a stock tar holding a dump file twice (issue 13 review, reader finding
       reason: `archive holds ${entry} twice: refused, as it is unclear which copy to restore`,
     });
 
-    const report = await restoreArchive(resolveArchive(`${tar}.gz`), client, {
+    const report = await restoreArchive(await resolveArchive(`${tar}.gz`), client, {
       selection: copyTo("twice"),
       drop: true,
     });
@@ -213,7 +213,9 @@ describe("mongodump --oplog and a .bson without metadata (issue 13 item 2)", () 
       "--noIndexRestore", // FerretDB refuses the "ns" option of its own index specifications
       out,
     ]);
-    const report = await restoreArchive(resolveArchive(archive), client, { selection: copyTo("oplog") });
+    const report = await restoreArchive(await resolveArchive(archive), client, {
+      selection: copyTo("oplog"),
+    });
     expect(report.failure).toBeUndefined();
     expect(report.namespaces.map((ns) => ns.target).sort()).toEqual(
       seed.namespaces.map((ns) => `${ns.db.replace(prefix, `${prefix}_oplog`)}.${ns.collection}`).sort(),
@@ -251,7 +253,7 @@ describe("mongodump --oplog and a .bson without metadata (issue 13 item 2)", () 
         reason: expect.stringMatching(/^the oplog of a mongodump --oplog \(2 entries\)/),
       },
     ]);
-    const report = await restoreArchive(resolveArchive(withOplog), client, {
+    const report = await restoreArchive(await resolveArchive(withOplog), client, {
       selection: new NamespaceSelection({ renameFrom: [`${db}.*`], renameTo: [`${prefix}_arch.*`] }),
     });
     expect(report.failure).toBeUndefined();
@@ -269,7 +271,9 @@ describe("mongodump --oplog and a .bson without metadata (issue 13 item 2)", () 
     const verified = await verifyArchive(new FileTarget(work), `${name}.tar.gz`);
     expect(verified.problem).toBeUndefined();
     expect(countsOf(verified)).toEqual(seededCounts());
-    const report = await restoreArchive(resolveArchive(archive), client, { selection: copyTo("nometa") });
+    const report = await restoreArchive(await resolveArchive(archive), client, {
+      selection: copyTo("nometa"),
+    });
     expect(report.failure).toBeUndefined();
     const target = `${prefix}_nometa_b`;
     expect(await ids(target, "users")).toEqual(await ids(seed.databases[1]!, "users"));
@@ -371,7 +375,7 @@ describe("archives with nothing to restore (issue 13 items 7 and 17)", () => {
   it("restoring a junk tar fails and writes nothing", async () => {
     const file = join(work, "junk.tar.gz");
     await writeFile(file, gzipSync(tarOf([{ path: "readme.md", data: Buffer.from("# not a dump\n") }])));
-    const report = await restoreArchive(resolveArchive(file), client, {
+    const report = await restoreArchive(await resolveArchive(file), client, {
       selection: copyTo("junk"),
       drop: true,
     });

@@ -100,7 +100,9 @@ afterAll(async () => {
 describe("restoring stock mongodump archives", () => {
   it("restores a tar.gz of a plain mongodump directory", async () => {
     const archive = await dumpDirectoryTar("plain", false);
-    const report = await restoreArchive(resolveArchive(archive), client, { selection: renameTo("plain") });
+    const report = await restoreArchive(await resolveArchive(archive), client, {
+      selection: renameTo("plain"),
+    });
     expect(report.failure).toBeUndefined();
     expect(report.format).toBe("mongodump-directory");
     expect(report.namespaces.map((ns) => ns.status)).toEqual(report.namespaces.map(() => "completed"));
@@ -110,7 +112,7 @@ describe("restoring stock mongodump archives", () => {
 
   it("restores a tar.gz of a mongodump --gzip directory", async () => {
     const archive = await dumpDirectoryTar("gzipped", true);
-    const report = await restoreArchive(resolveArchive(`file://${archive}`), client, {
+    const report = await restoreArchive(await resolveArchive(`file://${archive}`), client, {
       selection: renameTo("gz"),
     });
     expect(report.failure).toBeUndefined();
@@ -126,7 +128,9 @@ describe("restoring stock mongodump archives", () => {
       "--gzip",
       "--quiet",
     ]);
-    const report = await restoreArchive(resolveArchive(archive), client, { selection: renameTo("arch") });
+    const report = await restoreArchive(await resolveArchive(archive), client, {
+      selection: renameTo("arch"),
+    });
     expect(report.failure).toBeUndefined();
     expect(report.format).toBe("mongodump-archive");
     await expectEqualToSource("arch", [`${prefix}_a`]);
@@ -140,7 +144,7 @@ describe("restoring stock mongodump archives", () => {
       renameFrom: [`${prefix}_a.$name$`],
       renameTo: [`${prefix}_sel.copy_$name$`],
     });
-    const report = await restoreArchive(resolveArchive(archive), client, { selection });
+    const report = await restoreArchive(await resolveArchive(archive), client, { selection });
     expect(report.ok).toBe(true);
     expect(report.namespaces.map((ns) => ns.target).sort()).toEqual(
       ["empty", "events", "types"].map((c) => `${prefix}_sel.copy_${c}`),
@@ -153,15 +157,17 @@ describe("restoring stock mongodump archives", () => {
   it("refuses a target holding data before writing anything, even without a manifest", async () => {
     const archive = join(work, "plain.tar.gz");
     // A first restore into tag "again" fills the targets; a second one must refuse and write nothing.
-    expect((await restoreArchive(resolveArchive(archive), client, { selection: renameTo("again") })).ok).toBe(
-      true,
-    );
+    expect(
+      (await restoreArchive(await resolveArchive(archive), client, { selection: renameTo("again") })).ok,
+    ).toBe(true);
     await client.db(`${prefix}_again_b`).collection("users").deleteMany({});
     await client
       .db(`${prefix}_again_a`)
       .collection("types")
       .insertOne({ _id: "extra" as never });
-    const report = await restoreArchive(resolveArchive(archive), client, { selection: renameTo("again") });
+    const report = await restoreArchive(await resolveArchive(archive), client, {
+      selection: renameTo("again"),
+    });
     expect(report.ok).toBe(false);
     expect(report.conflicts).toContain(`${prefix}_again_a.types`);
     expect(report.failure?.message).toContain(`${prefix}_again_a.orders`);
@@ -190,11 +196,11 @@ describe("restoring our own archives", () => {
     await createS3Client().send(new CreateBucketCommand({ Bucket: bucket }));
     const backup = await runBackup({
       uri: testEnv().mongodbUri,
-      target: resolveTarget(`s3://${bucket}/backups/`),
+      target: await resolveTarget(`s3://${bucket}/backups/`),
       databases: seed.databases,
     });
     const url = `s3://${bucket}/backups/daily/${backup.name}.tar.gz`;
-    const report = await restoreArchive(resolveArchive(url), client, { selection: renameTo("s3") });
+    const report = await restoreArchive(await resolveArchive(url), client, { selection: renameTo("s3") });
     expect(report.failure).toBeUndefined();
     expect(report.format).toBe("atlas-ops");
     await expectEqualToSource("s3");
@@ -205,7 +211,7 @@ describe("restoring our own archives", () => {
     await createS3Client().send(new CreateBucketCommand({ Bucket: bucket }));
     const backup = await runBackup({
       uri: testEnv().mongodbUri,
-      target: resolveTarget(`s3://${bucket}/`),
+      target: await resolveTarget(`s3://${bucket}/`),
       databases: seed.databases,
     });
     expect(backup.bytes).toBeGreaterThan(32 * 1024); // far larger than the sidecar read before it
@@ -263,7 +269,7 @@ describe("broken archives", () => {
     const tar = await readFile(tarPath);
     const truncated = join(work, "truncated.tar.gz");
     await writeFile(truncated, gzipSync(tar.subarray(0, Math.floor(tar.length * 0.9))));
-    const report = await restoreArchive(resolveArchive(truncated), client, {
+    const report = await restoreArchive(await resolveArchive(truncated), client, {
       selection: renameTo("cut"),
       drop: true,
     });
@@ -324,7 +330,7 @@ describe("broken archives", () => {
     const path = join(work, "corrupted.tar.gz");
     await writeFile(path, corrupted);
     expect((await stat(path)).size).toBe(good.length);
-    const report = await restoreArchive(resolveArchive(path), client, { selection: renameTo("bad") });
+    const report = await restoreArchive(await resolveArchive(path), client, { selection: renameTo("bad") });
     expect(report.ok).toBe(false);
     expect(report.failure?.message).toContain("nothing was written");
     expect(report.totals.documents).toBe(0);
