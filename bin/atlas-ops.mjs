@@ -3,10 +3,10 @@
 // run here with plain Node: nothing is compiled at run time. In a source checkout whose bundle is missing or
 // older than the sources, the TypeScript runs through tsx instead, so a clone needs only `npm ci` and never
 // runs stale code.
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import module, { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 if (Number(process.versions.node.split(".")[0]) < 22) {
@@ -33,18 +33,34 @@ function sourcesChangedSince(since) {
   );
 }
 
-/** `$XDG_CACHE_HOME/atlas-ops/v8` (or `~/.cache/...`), made 0700; undefined unless it is this user's alone. */
+/**
+ * `$XDG_CACHE_HOME/atlas-ops/v8` (or `~/.cache/...`), made 0700; undefined unless `atlas-ops` and `v8` are real
+ * directories (not links) of this user's that no one else can write, in a base no one else can rename them in.
+ */
 function privateCacheDir() {
   try {
+    const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+    const xdg = process.env.XDG_CACHE_HOME;
+    // The XDG spec: a relative XDG_CACHE_HOME is ignored.
+    let dir = xdg && isAbsolute(xdg) ? xdg : join(homedir(), ".cache");
     // One level at a time, not `recursive: true`: Node's recursive mkdir never returns under /proc.
-    let dir = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
-    for (const name of ["", "atlas-ops", "v8"]) {
+    if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+    const base = statSync(dir);
+    if (!base.isDirectory() || ((base.mode & 0o022) !== 0 && (base.mode & 0o1000) === 0)) return undefined;
+    for (const name of ["atlas-ops", "v8"]) {
       dir = join(dir, name);
-      if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+      try {
+        mkdirSync(dir, { mode: 0o700 });
+      } catch (error) {
+        if (error.code !== "EEXIST") throw error;
+      }
+      const stats = lstatSync(dir);
+      if (!stats.isDirectory() || (uid !== undefined && stats.uid !== uid) || (stats.mode & 0o022) !== 0) {
+        return undefined;
+      }
+      if (name === "v8" && (stats.mode & 0o077) !== 0) return undefined;
     }
-    const stats = statSync(dir);
-    const owner = typeof process.getuid === "function" ? process.getuid() : stats.uid;
-    return stats.uid === owner && (stats.mode & 0o077) === 0 ? dir : undefined;
+    return dir;
   } catch {
     return undefined;
   }

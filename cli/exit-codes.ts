@@ -8,17 +8,11 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** Runs a parser of user input; its error, thrown or (from an async parser) rejected, becomes a usage error. */
-export function usage<T>(parse: () => Promise<T>): Promise<T>;
-export function usage<T>(parse: () => T): T;
-export function usage<T>(parse: () => T | Promise<T>): T | Promise<T> {
-  const asUsage = (error: unknown): never => {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  };
+/** Runs a parser of user input; its error becomes a usage error (exit code 2). */
+export function usage<T>(parse: () => T): T {
   try {
-    const parsed = parse();
-    return parsed instanceof Promise ? parsed.catch(asUsage) : parsed;
+    return parse();
   } catch (error) {
-    return asUsage(error);
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 }

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -76,6 +76,13 @@ describe("the packed CLI", () => {
     await chmod(open, 0o777);
     expect((await help(join(work, "cache-open"))).stdout).toMatch(/^Usage: atlas-ops/);
     expect(await files(open)).toBe(0);
+    // Nor a link to a directory of this user's elsewhere.
+    const elsewhere = join(work, "cache-elsewhere");
+    await mkdir(elsewhere, { mode: 0o700 });
+    await mkdir(join(work, "cache-link", "atlas-ops"), { recursive: true });
+    await symlink(elsewhere, join(work, "cache-link", "atlas-ops", "v8"));
+    expect((await help(join(work, "cache-link"))).stdout).toMatch(/^Usage: atlas-ops/);
+    expect(await files(elsewhere)).toBe(0);
 
     // Where no cache can be made, the CLI runs without one (Node's recursive mkdir never returns under /proc).
     expect((await help("/proc/atlas-ops-no-such-dir")).stdout).toMatch(/^Usage: atlas-ops/);
